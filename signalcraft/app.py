@@ -1,0 +1,62 @@
+"""The composition root: build the Litestar app from an AppContext. Wiring only."""
+
+from __future__ import annotations
+
+from litestar import Litestar, Router
+from litestar.config.app import ExperimentalFeatures  # noqa: F401  (kept importable for PyInstaller)
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
+
+from signalcraft import __version__
+from signalcraft.paths import static_dir
+from signalcraft.web import api_accounts, api_docs, auth_pages, ops
+from signalcraft.web.access import access_guard
+from signalcraft.web.context import AppContext
+from signalcraft.web.observe import observe
+from signalcraft.web.responses import error_response
+from signalcraft.web.settings_pages import WorkspacePages
+
+
+def create_app(ctx: AppContext) -> Litestar:
+    openapi = OpenAPIConfig(
+        title="SignalCraft API",
+        version=__version__,
+        description=(
+            "Alert management, on-call and uptime. Authenticate with `Authorization: Bearer <API key>`."
+        ),
+        path="/api",
+        render_plugins=[JsonRenderPlugin(path="/openapi.json")],
+        openapi_router=Router(path="/api", route_handlers=[], opt={"public": True}, include_in_schema=False),
+        components=Components(security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer")}),
+        security=[{"apiKey": []}],
+    )
+    static = create_static_files_router(
+        path="/static",
+        directories=[static_dir()],
+        opt={"public": True},
+        include_in_schema=False,
+        send_as_attachment=False,
+    )
+    handlers: list[ControllerRouterHandler] = [
+        *ops.HANDLERS,
+        *auth_pages.HANDLERS,
+        WorkspacePages,
+        *api_accounts.HANDLERS,
+        *api_docs.HANDLERS,
+        static,
+    ]
+    app = Litestar(
+        route_handlers=handlers,
+        guards=[access_guard],
+        exception_handlers={Exception: error_response},
+        openapi_config=openapi,
+        request_max_body_size=ctx.settings.server.max_body_bytes,
+        logging_config=None,
+        debug=False,
+    )
+    app.state.ctx = ctx
+    app.asgi_handler = observe(app.asgi_handler, ctx.metrics, ctx.settings.server.trusted_proxies)
+    return app

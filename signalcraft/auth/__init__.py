@@ -1,0 +1,1 @@
+"""Authentication and authorization: passwords, sessions, CSRF, API keys, roles."""

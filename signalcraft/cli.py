@@ -1,0 +1,468 @@
+"""The ``signalcraft`` command. Every subcommand takes ``--config`` and ``--json``, prints
+errors to stderr as one line, and exits non-zero on failure (2 for usage and config)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import apsw
+import orjson
+
+from signalcraft import __version__
+from signalcraft.auth import members, passwords, service
+from signalcraft.auth.rbac import API_KEY_ROLES, Role
+from signalcraft.config import ConfigError, Settings, load_settings
+from signalcraft.db import Database, backup
+from signalcraft.db.queries import accounts as q
+from signalcraft.db.queries import audit
+from signalcraft.errors import InvalidInput, NotFound, SignalCraftError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class Out:
+    """Prints results as text or as one JSON document."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def emit(self, data: Any, text: str) -> None:
+        if self.as_json:
+            sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+        else:
+            sys.stdout.write(text.rstrip("\n") + "\n")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    path = args.config or os.environ.get("SIGNALCRAFT_CONFIG") or None
+    return load_settings(path)
+
+
+def _with_db(args: argparse.Namespace, fn: Callable[[Database, Settings], int]) -> int:
+    settings = _settings(args)
+    db = Database.from_settings(settings)
+    db.open()
+    try:
+        return fn(db, settings)
+    finally:
+        db.close()
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+def _password_from(args: argparse.Namespace, *, cfg_min: int) -> tuple[str, bool]:
+    """(password, generated). From --password-file, stdin ('-'), or generated."""
+    if args.password_file:
+        source = args.password_file
+        text = sys.stdin.read() if source == "-" else Path(source).read_text("utf-8")
+        password = text.strip("\n")
+        passwords.check_new_password(password, min_length=cfg_min)
+        return password, False
+    return secrets.token_urlsafe(15), True
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from signalcraft import logs, runtime
+    from signalcraft.db.lock import DataDirLock
+
+    settings = _settings(args)
+    logs.configure(settings.log)
+    if not settings.source:
+        print(
+            f"No config file given: using built-in defaults (data in {settings.data.dir}, "
+            f"http://{settings.server.host}:{settings.server.port}).",
+            file=sys.stderr,
+        )
+    with DataDirLock(settings.data.path):
+        return asyncio.run(runtime.serve(settings))
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    Out(args.json).emit(
+        {"ok": True, "source": settings.source or "defaults"},
+        f"configuration OK ({settings.source or 'built-in defaults'})",
+    )
+    return EXIT_OK
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from signalcraft.db import migrate
+
+    settings = _settings(args)
+    settings.data.path.mkdir(parents=True, exist_ok=True)
+    applied = migrate.migrate_file(settings.data.database_path)
+    names = [f"{m.version:04d}_{m.name}" for m in applied]
+    Out(args.json).emit(
+        {"applied": names, "version": migrate.latest_version()},
+        "\n".join(f"applied {n}" for n in names) or "database is up to date",
+    )
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    target = Path(args.config or "signalcraft.toml")
+    if target.exists() and not args.force:
+        raise InvalidInput(f"{target} exists already (use --force to overwrite)", field="--config")
+    data_dir = args.data_dir or "./signalcraft-data"
+    target.write_text(
+        f'# SignalCraft configuration. Every key: config.example.toml\n\n[data]\ndir = "{data_dir}"\n',
+        encoding="utf-8",
+    )
+    args.config = str(target)
+    settings = _settings(args)
+    password, generated = _password_from(args, cfg_min=settings.auth.password_min_length)
+    hashed = passwords.hash_password(password)
+
+    def create(db: Database, settings: Settings) -> int:
+        from signalcraft.web.auth_pages import create_owner
+
+        user, ws = db.write(
+            lambda c: create_owner(
+                c,
+                args.email,
+                args.name or "",
+                hashed,
+                args.workspace,
+                args.workspace_name or args.workspace,
+                audit.CLI,
+                _now(),
+            )
+        )
+        data = {
+            "config": str(target),
+            "workspace": ws.slug,
+            "email": user.email,
+            "password": password if generated else None,
+        }
+        text = f"wrote {target}\ncreated workspace {ws.slug} with owner {user.email}"
+        if generated:
+            text += f"\ngenerated password (shown once): {password}"
+        Out(args.json).emit(data, text)
+        return EXIT_OK
+
+    return _with_db(args, create)
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    def run(db: Database, settings: Settings) -> int:
+        out, now = Out(args.json), _now()
+        if args.action == "list":
+            found = db.read(q.list_users)
+            out.emit(
+                [
+                    {
+                        "id": u.id,
+                        "email": u.email,
+                        "name": u.name,
+                        "disabled": u.disabled,
+                        "instance_admin": u.is_instance_admin,
+                    }
+                    for u, _ in found
+                ],
+                "\n".join(f"{u.id}\t{u.email}\t{'disabled' if u.disabled else 'active'}" for u, _ in found)
+                or "no users",
+            )
+            return EXIT_OK
+        if args.action == "create":
+            password, generated = _password_from(args, cfg_min=settings.auth.password_min_length)
+            hashed = passwords.hash_password(password)
+            role = members.parse_role(args.role, "--role")
+
+            def create(conn: apsw.Connection) -> q.User:
+                user = q.create_user(
+                    conn, args.email, args.name or "", hashed, now, instance_admin=args.instance_admin
+                )
+                audit.record(conn, audit.CLI, "user.create", now, target=user.email)
+                if args.workspace:
+                    ws = _workspace(conn, args.workspace)
+                    q.set_membership(conn, ws.id, user.id, role, now)
+                    audit.record(
+                        conn,
+                        audit.CLI,
+                        "member.add",
+                        now,
+                        workspace_id=ws.id,
+                        target=user.email,
+                        detail={"after": {"role": role.value}},
+                    )
+                return user
+
+            user = db.write(create)
+            text = f"created user {user.email} (id {user.id})"
+            if generated:
+                text += f"\ngenerated password (shown once): {password}"
+            out.emit({"id": user.id, "email": user.email, "password": password if generated else None}, text)
+            return EXIT_OK
+        maybe_user = db.read(lambda c: q.user_by_email(c, args.email))
+        if maybe_user is None:
+            raise NotFound(f"no user with email {args.email}", field="--email")
+        user = maybe_user
+        if args.action in ("disable", "enable"):
+            disabled = args.action == "disable"
+
+            def toggle(conn: apsw.Connection) -> None:
+                q.set_disabled(conn, user.id, disabled, now)
+                audit.record(conn, audit.CLI, f"user.{args.action}", now, target=user.email)
+
+            db.write(toggle)
+            out.emit({"email": user.email, "disabled": disabled}, f"{args.action}d {user.email}")
+            return EXIT_OK
+        token = db.write(lambda c: service.issue_reset_link(c, settings.auth, user.id, audit.CLI, now))
+        link = f"{settings.server.public_url()}/reset/{token}"
+        out.emit(
+            {"email": user.email, "reset_link": link},
+            f"one-time password reset link for {user.email} "
+            f"(valid {settings.auth.reset_link_hours} h):\n{link}",
+        )
+        return EXIT_OK
+
+    return _with_db(args, run)
+
+
+def _workspace(conn: apsw.Connection, slug: str) -> q.Workspace:
+    ws = q.workspace_by_slug(conn, slug)
+    if ws is None:
+        raise NotFound(f"no workspace {slug!r}", field="--workspace")
+    return ws
+
+
+def cmd_workspace(args: argparse.Namespace) -> int:
+    def run(db: Database, settings: Settings) -> int:
+        out, now = Out(args.json), _now()
+        if args.action == "list":
+            found = db.read(q.list_workspaces)
+            out.emit(
+                [{"slug": w.slug, "name": w.name} for w in found],
+                "\n".join(f"{w.slug}\t{w.name}" for w in found) or "no workspaces",
+            )
+            return EXIT_OK
+
+        def create(conn: apsw.Connection) -> q.Workspace:
+            ws = q.create_workspace(conn, args.slug, args.name or args.slug, now)
+            audit.record(conn, audit.CLI, "workspace.create", now, workspace_id=ws.id, target=ws.slug)
+            if args.owner:
+                owner = q.user_by_email(conn, args.owner)
+                if owner is None:
+                    raise NotFound(f"no user with email {args.owner}", field="--owner")
+                q.set_membership(conn, ws.id, owner.id, Role.OWNER, now)
+            return ws
+
+        ws = db.write(create)
+        out.emit({"slug": ws.slug, "name": ws.name}, f"created workspace {ws.slug}")
+        return EXIT_OK
+
+    return _with_db(args, run)
+
+
+def cmd_apikey(args: argparse.Namespace) -> int:
+    def run(db: Database, settings: Settings) -> int:
+        out, now = Out(args.json), _now()
+        ws = db.read(lambda c: _workspace(c, args.workspace))
+        if args.action == "list":
+            keys = db.read(lambda c: q.list_api_keys(c, ws.id))
+            out.emit(
+                [
+                    {
+                        "id": k.id,
+                        "name": k.name,
+                        "prefix": f"sck_{k.prefix}",
+                        "role": k.role.value,
+                        "revoked": k.revoked_at is not None,
+                        "expires_at": k.expires_at,
+                        "last_used_at": k.last_used_at,
+                    }
+                    for k in keys
+                ],
+                "\n".join(
+                    f"{k.id}\tsck_{k.prefix}\t{k.role.value}\t{k.name}{'  (revoked)' if k.revoked_at else ''}"
+                    for k in keys
+                )
+                or "no API keys",
+            )
+            return EXIT_OK
+        if args.action == "revoke":
+            row = db.write(lambda c: members.revoke_key(c, ws, args.id, audit.CLI, now))
+            out.emit({"id": row.id, "revoked_at": row.revoked_at}, f"revoked sck_{row.prefix}")
+            return EXIT_OK
+        role = members.parse_role(args.role, "--role")
+        if role not in API_KEY_ROLES:
+            raise InvalidInput("an API key's role is admin, responder or viewer", field="--role")
+        expires = now + args.expires_days * 86400.0 if args.expires_days else None
+        created = db.write(
+            lambda c: service.create_api_key(c, ws.id, args.name, role, audit.CLI, now, expires)
+        )
+        out.emit(
+            {
+                "id": created.row.id,
+                "key": created.key,
+                "prefix": f"sck_{created.row.prefix}",
+                "role": role.value,
+                "expires_at": expires,
+            },
+            f"API key (shown once, stored hashed):\n{created.key}",
+        )
+        return EXIT_OK
+
+    return _with_db(args, run)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    result = backup.backup_database(settings.data.database_path, Path(args.file))
+    Out(args.json).emit(
+        {"file": str(result.path), "bytes": result.size, "schema_version": result.version},
+        f"backup written to {result.path} ({result.size} bytes, schema {result.version})",
+    )
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from signalcraft.db.lock import DataDirLock
+
+    settings = _settings(args)
+    with DataDirLock(settings.data.path):
+        result = backup.restore_database(Path(args.file), settings.data.database_path)
+    Out(args.json).emit(
+        {"file": str(result.path), "schema_version": result.version},
+        f"restored {args.file} into {result.path} (schema {result.version}; "
+        "newer migrations apply at next start)",
+    )
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    out = Out(args.json)
+    if args.action == "tables":
+        counts = backup.table_counts(settings.data.database_path)
+        out.emit(counts, "\n".join(f"{name}\t{n}" for name, n in counts.items()))
+        return EXIT_OK
+    for line in backup.export_table(settings.data.database_path, args.table, limit=args.limit):
+        sys.stdout.write(line + "\n")
+    return EXIT_OK
+
+
+# --- parser -----------------------------------------------------------------------------
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML config file (default: $SIGNALCRAFT_CONFIG, else built-in defaults)",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="signalcraft", description="Self-hosted alert management, on-call and uptime in one process."
+    )
+    parser.add_argument("--version", action="version", version=f"signalcraft {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _common(p)
+        p.set_defaults(func=fn)
+        return p
+
+    add("serve", cmd_serve, "run the web server, task queue and probes in one process")
+    add("check-config", cmd_check_config, "validate the configuration and exit")
+    add("migrate", cmd_migrate, "apply database migrations")
+    p = add("init", cmd_init, "write a config file and create the first workspace and owner")
+    p.add_argument("--email", required=True)
+    p.add_argument("--name", default="")
+    p.add_argument("--workspace", default="default", help="workspace slug")
+    p.add_argument("--workspace-name", default="")
+    p.add_argument("--data-dir", default="")
+    p.add_argument("--password-file", help="read the password from FILE ('-' for stdin); default: generate")
+    p.add_argument("--force", action="store_true", help="overwrite an existing config file")
+
+    p = add("user", cmd_user, "manage users")
+    p.add_argument("action", choices=["create", "list", "disable", "enable", "reset-password"])
+    p.add_argument("--email", default="")
+    p.add_argument("--name", default="")
+    p.add_argument("--workspace", default="", help="with create: add to this workspace")
+    p.add_argument("--role", default="responder", help="with create --workspace")
+    p.add_argument("--instance-admin", action="store_true")
+    p.add_argument("--password-file", help="read the password from FILE ('-' for stdin); default: generate")
+
+    p = add("workspace", cmd_workspace, "manage workspaces")
+    p.add_argument("action", choices=["create", "list"])
+    p.add_argument("--slug", default="")
+    p.add_argument("--name", default="")
+    p.add_argument("--owner", default="", help="email of an existing user to make owner")
+
+    p = add("apikey", cmd_apikey, "manage API keys")
+    p.add_argument("action", choices=["create", "list", "revoke"])
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--name", default="")
+    p.add_argument("--role", default="responder")
+    p.add_argument("--expires-days", type=int, default=0)
+    p.add_argument("--id", type=int, default=0, help="with revoke: the key's id")
+
+    p = add("backup", cmd_backup, "write a consistent copy of the database (safe while serving)")
+    p.add_argument("file")
+    p = add("restore", cmd_restore, "replace the database with a backup (stop the server first)")
+    p.add_argument("file")
+    p = add("db", cmd_db, "inspect the database (sqlite-utils): table counts or a table as JSON lines")
+    p.add_argument("action", choices=["tables", "export"])
+    p.add_argument("table", nargs="?", default="")
+    p.add_argument("--limit", type=int, default=0)
+    return parser
+
+
+def _require(args: argparse.Namespace) -> None:
+    needs = {
+        ("user", "create"): ["email"],
+        ("user", "disable"): ["email"],
+        ("user", "enable"): ["email"],
+        ("user", "reset-password"): ["email"],
+        ("workspace", "create"): ["slug"],
+        ("apikey", "create"): ["name"],
+        ("apikey", "revoke"): ["id"],
+        ("db", "export"): ["table"],
+    }
+    for name in needs.get((args.command, getattr(args, "action", "")), []):
+        if not getattr(args, name):
+            raise InvalidInput("is required here", field=f"--{name.replace('_', '-')}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        _require(args)
+        code: int = args.func(args)
+        return code
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SignalCraftError as exc:
+        where = f"{exc.field}: " if exc.field else ""
+        print(f"error: {where}{exc.message}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, InvalidInput) else EXIT_FAIL
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Huey tasks. Thin: they take ids, re-read state, and call named functions that do the work.
+
+Tasks are registered on the process's Huey instance by :func:`register`, closing over the
+AppContext (no module-level state).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from huey import crontab
+
+from signalcraft.db.queries import accounts as q
+
+if TYPE_CHECKING:
+    from huey import Huey
+
+    from signalcraft.web.context import AppContext
+
+
+def register(huey: Huey, ctx: AppContext) -> dict[str, object]:
+    """Register every task and periodic task; returns them by name (tests call them)."""
+
+    @huey.periodic_task(crontab(minute="*/15"), name="housekeeping")
+    def housekeeping() -> None:
+        """Drop expired sessions and old login-failure records."""
+        now = ctx.now()
+        auth = ctx.settings.auth
+
+        def prune(conn: object) -> None:
+            q.delete_expired_sessions(conn, now, auth.session_idle_minutes * 60.0)  # type: ignore[arg-type]
+            q.prune_login_failures(conn, now - auth.login_window_minutes * 60.0)  # type: ignore[arg-type]
+
+        ctx.db.write(prune)
+
+    return {"housekeeping": housekeeping}

@@ -1,0 +1,1 @@
+"""Uptime: the in-process probe loop, monitors, heartbeats, status pages."""

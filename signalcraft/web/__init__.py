@@ -1,0 +1,1 @@
+"""HTTP: Litestar controllers (HTML pages and the JSON API), grouped by area."""

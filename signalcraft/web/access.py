@@ -1,0 +1,190 @@
+"""The one guard every route passes: who is calling, may they, and is the form genuine.
+
+Each route handler declares in ``opt`` either ``public=True`` or a ``permission`` (see
+:mod:`signalcraft.auth.rbac`) with a ``scope``:
+
+- ``scope="workspace"``: the path has ``{slug}``; the caller's role in that workspace must
+  allow the permission. A workspace the caller is not a member of answers 404, so ids and
+  slugs of other workspaces reveal nothing.
+- ``scope="user"``: any signed-in user (own account, workspace list).
+- ``scope="instance"``: an instance administrator.
+
+A route that declares neither is refused for everyone (fail closed), and the route-walking
+test lists it. Sessions (cookie) work on every route; ``Authorization: Bearer <API key>``
+works on ``/api/v1`` routes only. State-changing requests on a session need the CSRF token
+(form field ``_csrf`` or header ``X-CSRF-Token``); anonymous forms use a double-submit cookie.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from signalcraft.auth import service
+from signalcraft.auth.rbac import Permission, Role, allows
+from signalcraft.db.queries import accounts as q
+from signalcraft.db.queries import audit
+from signalcraft.errors import Forbidden, NotAuthenticated, NotFound
+from signalcraft.web.context import ctx_of
+
+SESSION_COOKIE = "sc_session"
+ANON_CSRF_COOKIE = "sc_csrf"
+CSRF_FIELD = "_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The authenticated caller of one request."""
+
+    user: q.User | None = None
+    session: q.SessionRow | None = None
+    session_token: str = ""
+    api_key: q.ApiKeyRow | None = None
+    ip: str = ""
+
+    @property
+    def actor(self) -> audit.Actor:
+        if self.api_key is not None:
+            return audit.Actor(f"apikey:sck_{self.api_key.prefix}", None, self.ip)
+        if self.user is not None:
+            return audit.Actor(self.user.email, self.user.id, self.ip)
+        return audit.Actor("anonymous", None, self.ip)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceAccess:
+    workspace: q.Workspace
+    role: Role
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+def identity_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+    found: Identity | None = connection.scope.get("state", {}).get("identity")
+    return found or Identity(ip=client_ip(connection))
+
+
+def workspace_of(connection: ASGIConnection[Any, Any, Any, Any]) -> WorkspaceAccess:
+    found: WorkspaceAccess | None = connection.scope.get("state", {}).get("workspace_access")
+    if found is None:
+        raise RuntimeError("workspace_of() on a route without scope='workspace'")
+    return found
+
+
+def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    cached: str | None = connection.scope.get("state", {}).get("client_ip")
+    if cached is not None:
+        return cached
+    from signalcraft.web.proxies import resolve_client_ip
+
+    ip = resolve_client_ip(connection.scope, ctx_of(connection).settings.server.trusted_proxies)
+    connection.scope.setdefault("state", {})["client_ip"] = ip
+    return ip
+
+
+async def resolve_identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+    ctx = ctx_of(connection)
+    now = ctx.now()
+    ip = client_ip(connection)
+    auth_header = connection.headers.get("authorization", "")
+    if auth_header:
+        scheme, _, value = auth_header.partition(" ")
+        if scheme.lower() != "bearer" or not is_api_path(connection.scope["path"]):
+            raise NotAuthenticated("use 'Authorization: Bearer <API key>' on /api/v1 routes")
+        key = await service.authenticate_api_key(ctx.db, value.strip(), now)
+        return Identity(api_key=key, ip=ip)
+    token = connection.cookies.get(SESSION_COOKIE, "")
+    if token:
+        current = await service.current_session(ctx.db, ctx.settings.auth, token, now)
+        if current is not None:
+            return Identity(user=current.user, session=current.session, session_token=token, ip=ip)
+    return Identity(ip=ip)
+
+
+async def _check_csrf(connection: ASGIConnection[Any, Any, Any, Any], expected: str) -> None:
+    presented = connection.headers.get(CSRF_HEADER)
+    if presented is None and hasattr(connection, "form"):
+        content_type = connection.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await connection.form()
+            value = form.get(CSRF_FIELD)
+            presented = value if isinstance(value, str) else None
+    if not service.check_csrf(expected, presented):
+        raise Forbidden("the form's security token is missing or stale; reload the page and try again",
+                        field=CSRF_FIELD)
+
+
+async def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Authenticate, authorize and CSRF-check one request (see the module docstring)."""
+    opt = handler.opt
+    state = connection.scope.setdefault("state", {})
+    method = connection.scope.get("method", "GET")
+    if opt.get("public"):
+        if opt.get("anon_csrf") and method not in SAFE_METHODS:
+            await _check_csrf(connection, connection.cookies.get(ANON_CSRF_COOKIE, ""))
+        return
+    identity = await resolve_identity(connection)
+    state["identity"] = identity
+    if identity.user is None and identity.api_key is None:
+        raise NotAuthenticated("sign in to continue")
+    if opt.get("html") and identity.user is not None:
+        user_id = identity.user.id
+        state["memberships"] = await ctx_of(connection).db.aread(lambda c: q.memberships_of(c, user_id))
+    permission = opt.get("permission")
+    scope = opt.get("scope")
+    if not isinstance(permission, Permission) or scope not in ("workspace", "user", "instance"):
+        raise Forbidden("this route declares no permission; refused")
+    if identity.session is not None and method not in SAFE_METHODS:
+        await _check_csrf(connection, identity.session.csrf_token)
+    if scope == "user":
+        if identity.user is None:
+            raise Forbidden("this route is for signed-in users, not API keys")
+        return
+    if scope == "instance":
+        if identity.user is None or not identity.user.is_instance_admin:
+            raise Forbidden("only an instance administrator may do this")
+        return
+    state["workspace_access"] = await _workspace_access(connection, identity, permission)
+
+
+async def _workspace_access(connection: ASGIConnection[Any, Any, Any, Any], identity: Identity,
+                            permission: Permission) -> WorkspaceAccess:
+    slug = connection.path_params.get("slug")
+    if not isinstance(slug, str):
+        raise RuntimeError("scope='workspace' on a route without {slug}")
+    db = ctx_of(connection).db
+
+    def load(conn: Any) -> tuple[q.Workspace | None, Role | None]:
+        ws = q.workspace_by_slug(conn, slug)
+        if ws is None:
+            return None, None
+        if identity.api_key is not None:
+            return ws, identity.api_key.role if identity.api_key.workspace_id == ws.id else None
+        assert identity.user is not None
+        return ws, q.role_in(conn, identity.user.id, ws.id)
+
+    workspace, role = await db.aread(load)
+    if workspace is None or role is None:
+        raise NotFound("no such workspace")
+    if not allows(role, permission):
+        raise Forbidden(f"your role ({role.value}) does not allow this ({permission.value})")
+    return WorkspaceAccess(workspace, role)
+
+
+async def optional_identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+    """For public pages that change with the caller (login redirects when signed in)."""
+    state = connection.scope.setdefault("state", {})
+    if "identity" not in state:
+        try:
+            state["identity"] = await resolve_identity(connection)
+        except NotAuthenticated:
+            state["identity"] = Identity(ip=client_ip(connection))
+    found: Identity = state["identity"]
+    return found

@@ -1,0 +1,23 @@
+"""The workspace navigation shown in the layout. One list, so pages and shortcuts agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    key: str
+    label: str
+    href: str
+    shortcut: str
+
+
+def nav_for(slug: str) -> list[NavItem]:
+    base = f"/w/{slug}"
+    return [
+        NavItem("home", "Overview", f"{base}/", "g o"),
+        NavItem("members", "Members", f"{base}/settings/members", "g m"),
+        NavItem("api_keys", "API keys", f"{base}/settings/api-keys", "g k"),
+        NavItem("audit", "Audit log", f"{base}/settings/audit", "g l"),
+    ]

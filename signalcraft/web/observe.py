@@ -1,0 +1,81 @@
+"""Outermost HTTP layer: request id, latency metrics by route template, access log,
+security headers. Wraps the app's ASGI handler, so it sees every request, 404s included."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from typing import Any
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from signalcraft.logs import reset_request_id, set_request_id
+from signalcraft.metrics import Metrics
+from signalcraft.web.proxies import is_https
+
+log = logging.getLogger("signalcraft.access")
+
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{8,64}$")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+_BASE_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+def _incoming_request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id" and _REQUEST_ID.match(value):
+            return value.decode()
+    return secrets.token_hex(8)
+
+
+def observe(app: ASGIApp, metrics: Metrics, trusted_proxies: tuple[str, ...]) -> ASGIApp:
+    async def handler(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope)
+        token = set_request_id(request_id)
+        started = time.perf_counter()
+        status_holder = [500]
+        https = is_https(scope, trusted_proxies)
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                headers: list[Any] = list(message.get("headers", []))
+                present = {h[0].lower() for h in headers}
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(h for h in _BASE_HEADERS if h[0] not in present)
+                if https:
+                    headers.append(_HSTS)
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("path_template") or "(unmatched)"
+            method = scope.get("method", "")
+            status = status_holder[0]
+            metrics.http_requests.labels(route, method, str(status)).inc()
+            metrics.http_latency.labels(route, method).observe(elapsed)
+            log.info("%s %s %d %.1fms", method, scope.get("path", ""), status, elapsed * 1000,
+                     extra={"method": method, "path": scope.get("path", ""), "status": status,
+                            "duration_ms": round(elapsed * 1000, 2)})
+            reset_request_id(token)
+
+    return handler
