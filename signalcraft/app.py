@@ -12,7 +12,8 @@ from litestar.types import ControllerRouterHandler
 
 from signalcraft import __version__
 from signalcraft.paths import static_dir
-from signalcraft.web import api_accounts, api_docs, auth_pages, ops
+from signalcraft.web import api_accounts, api_alerts, api_docs, auth_pages, ops
+from signalcraft.web.ingest import routes as ingest_routes
 from signalcraft.web.access import access_guard
 from signalcraft.web.context import AppContext
 from signalcraft.web.observe import observe
@@ -45,6 +46,8 @@ def create_app(ctx: AppContext) -> Litestar:
         *auth_pages.HANDLERS,
         WorkspacePages,
         *api_accounts.HANDLERS,
+        *api_alerts.HANDLERS,
+        *ingest_routes.HANDLERS,
         *api_docs.HANDLERS,
         static,
     ]

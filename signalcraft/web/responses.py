@@ -20,6 +20,7 @@ from litestar.response import Redirect
 from signalcraft.auth.rbac import Permission, allows
 from signalcraft.db.queries import accounts as q
 from signalcraft.errors import NotAuthenticated, RateLimited, SignalCraftError
+from signalcraft.ingest.model import PayloadError
 from signalcraft.logs import current_request_id
 from signalcraft.web.access import ANON_CSRF_COOKIE, identity_of
 from signalcraft.web.context import ctx_of
@@ -41,6 +42,8 @@ def is_html(request: Request[Any, Any, Any]) -> bool:
 
 def _classify(exc: Exception) -> tuple[int, str, str, str | None, dict[str, str]]:
     """(status, code, message, field, headers) for any exception."""
+    if isinstance(exc, PayloadError):
+        return 400, "invalid_payload", exc.message, exc.field or None, {}
     if isinstance(exc, SignalCraftError):
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
         return exc.status, exc.code, exc.message, exc.field, headers
