@@ -12,10 +12,21 @@ from litestar.types import ControllerRouterHandler
 
 from signalcraft import __version__
 from signalcraft.paths import static_dir
-from signalcraft.web import api_accounts, api_alerts, api_docs, auth_pages, ops
-from signalcraft.web.ingest import routes as ingest_routes
+from signalcraft.web import (
+    api_accounts,
+    api_actions,
+    api_alerts,
+    api_docs,
+    auth_pages,
+    dashboard_pages,
+    inbox_pages,
+    integration_pages,
+    live,
+    ops,
+)
 from signalcraft.web.access import access_guard
 from signalcraft.web.context import AppContext
+from signalcraft.web.ingest import routes as ingest_routes
 from signalcraft.web.observe import observe
 from signalcraft.web.responses import error_response
 from signalcraft.web.settings_pages import WorkspacePages
@@ -47,6 +58,11 @@ def create_app(ctx: AppContext) -> Litestar:
         WorkspacePages,
         *api_accounts.HANDLERS,
         *api_alerts.HANDLERS,
+        *api_actions.HANDLERS,
+        *inbox_pages.HANDLERS,
+        *integration_pages.HANDLERS,
+        *dashboard_pages.HANDLERS,
+        *live.HANDLERS,
         *ingest_routes.HANDLERS,
         *api_docs.HANDLERS,
         static,

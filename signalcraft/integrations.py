@@ -29,8 +29,17 @@ def new_credential() -> str:
 
 def mapping_from_settings(raw: dict[str, Any]) -> generic.FieldMapping:
     """A generic webhook's field mapping from its saved JSON; InvalidInput naming the field."""
-    allowed = {"title", "severity", "dedup_key", "status", "description", "labels", "alerts",
-               "resolved_values", "acknowledged_values"}
+    allowed = {
+        "title",
+        "severity",
+        "dedup_key",
+        "status",
+        "description",
+        "labels",
+        "alerts",
+        "resolved_values",
+        "acknowledged_values",
+    }
     unknown = set(raw) - allowed
     if unknown:
         raise InvalidInput(f"unknown keys: {', '.join(sorted(unknown))}", field="settings.mapping")
@@ -73,18 +82,23 @@ def check_settings(type_: str, settings: dict[str, Any]) -> dict[str, Any]:
             clean[key] = _names(settings[key], f"settings.{key}")
     if "mapping" in settings:
         if type_ != "webhook":
-            raise InvalidInput("only generic webhook integrations have a field mapping", field="settings.mapping")
+            raise InvalidInput(
+                "only generic webhook integrations have a field mapping", field="settings.mapping"
+            )
         if not isinstance(settings["mapping"], dict):
             raise InvalidInput("must be an object", field="settings.mapping")
         mapping_from_settings(settings["mapping"])
         clean["mapping"] = settings["mapping"]
     if "client_secret" in settings:
         if type_ != "sentry" or not isinstance(settings["client_secret"], str):
-            raise InvalidInput("a client secret string, for Sentry integrations", field="settings.client_secret")
+            raise InvalidInput(
+                "a client secret string, for Sentry integrations", field="settings.client_secret"
+            )
         clean["client_secret"] = settings["client_secret"]
     if type_ == "webhook" and "mapping" not in clean:
-        raise InvalidInput("a generic webhook needs a field mapping (at least the title's path)",
-                           field="settings.mapping")
+        raise InvalidInput(
+            "a generic webhook needs a field mapping (at least the title's path)", field="settings.mapping"
+        )
     return clean
 
 
@@ -114,8 +128,11 @@ def credential_for(integration: iq.Integration, token: str, base_url: str) -> Cr
         return Credential(f"{base_url}/", "genie_key", token)
     if kind == "sentry":
         parts = urlsplit(base_url)
-        return Credential(f"{base_url}/api/{integration.id}/envelope/", "dsn",
-                          f"{parts.scheme}://{token}@{parts.netloc}{parts.path}/{integration.id}")
+        return Credential(
+            f"{base_url}/api/{integration.id}/envelope/",
+            "dsn",
+            f"{parts.scheme}://{token}@{parts.netloc}{parts.path}/{integration.id}",
+        )
     if kind == "prometheus":
         return Credential(f"{base_url}/ingest/{token}/api/v2/alerts", "token", token)
     return Credential(f"{base_url}/ingest/{token}", "token", token)
@@ -127,33 +144,61 @@ class Created:
     token: str
 
 
-def create(conn: apsw.Connection, workspace_id: int, type_: str, name: str, settings: dict[str, Any],
-           actor: audit.Actor, now: float) -> Created:
+def create(
+    conn: apsw.Connection,
+    workspace_id: int,
+    type_: str,
+    name: str,
+    settings: dict[str, Any],
+    actor: audit.Actor,
+    now: float,
+) -> Created:
     type_ = check_type(type_)
     clean = check_settings(type_, settings)
     token = new_credential()
     integration = iq.create(conn, workspace_id, type_, name, token, clean, now)
-    audit.record(conn, actor, "integration.create", now, workspace_id=workspace_id, target=str(integration.id),
-                 detail={"after": {"type": type_, "name": integration.name, "settings": _masked(clean)}})
+    audit.record(
+        conn,
+        actor,
+        "integration.create",
+        now,
+        workspace_id=workspace_id,
+        target=str(integration.id),
+        detail={"after": {"type": type_, "name": integration.name, "settings": _masked(clean)}},
+    )
     return Created(integration, token)
 
 
-def rotate(conn: apsw.Connection, workspace_id: int, integration_id: int, actor: audit.Actor, now: float) -> Created:
+def rotate(
+    conn: apsw.Connection, workspace_id: int, integration_id: int, actor: audit.Actor, now: float
+) -> Created:
     token = new_credential()
     integration = iq.rotate(conn, workspace_id, integration_id, token, now)
-    audit.record(conn, actor, "integration.rotate", now, workspace_id=workspace_id, target=str(integration_id))
+    audit.record(
+        conn, actor, "integration.rotate", now, workspace_id=workspace_id, target=str(integration_id)
+    )
     return Created(integration, token)
 
 
-def revoke(conn: apsw.Connection, workspace_id: int, integration_id: int, actor: audit.Actor,
-           now: float) -> iq.Integration:
+def revoke(
+    conn: apsw.Connection, workspace_id: int, integration_id: int, actor: audit.Actor, now: float
+) -> iq.Integration:
     integration = iq.revoke(conn, workspace_id, integration_id, now)
-    audit.record(conn, actor, "integration.revoke", now, workspace_id=workspace_id, target=str(integration_id))
+    audit.record(
+        conn, actor, "integration.revoke", now, workspace_id=workspace_id, target=str(integration_id)
+    )
     return integration
 
 
-def update(conn: apsw.Connection, workspace_id: int, integration_id: int, name: str | None,
-           settings: dict[str, Any] | None, actor: audit.Actor, now: float) -> iq.Integration:
+def update(
+    conn: apsw.Connection,
+    workspace_id: int,
+    integration_id: int,
+    name: str | None,
+    settings: dict[str, Any] | None,
+    actor: audit.Actor,
+    now: float,
+) -> iq.Integration:
     before = iq.get(conn, workspace_id, integration_id)
     if name is not None:
         name = name.strip()
@@ -163,9 +208,18 @@ def update(conn: apsw.Connection, workspace_id: int, integration_id: int, name: 
     if settings is not None:
         iq.update_settings(conn, workspace_id, integration_id, check_settings(before.type, settings))
     after = iq.get(conn, workspace_id, integration_id)
-    audit.record(conn, actor, "integration.update", now, workspace_id=workspace_id, target=str(integration_id),
-                 detail={"before": {"name": before.name, "settings": _masked(before.settings)},
-                         "after": {"name": after.name, "settings": _masked(after.settings)}})
+    audit.record(
+        conn,
+        actor,
+        "integration.update",
+        now,
+        workspace_id=workspace_id,
+        target=str(integration_id),
+        detail={
+            "before": {"name": before.name, "settings": _masked(before.settings)},
+            "after": {"name": after.name, "settings": _masked(after.settings)},
+        },
+    )
     return after
 
 

@@ -17,7 +17,13 @@ from signalcraft.db.queries import integrations as iq
 from signalcraft.ingest.model import AlertStatus, DeployEvent, ParseResult, RawAlert
 from signalcraft.ingest.normalize import links_to_list, stacktrace_to_dict
 from signalcraft.pipeline.keys import fingerprint_for, group_key_for
-from signalcraft.pipeline.state import Action, GroupChoice, action_for, choose_group, group_status_after_alert_change
+from signalcraft.pipeline.state import (
+    Action,
+    GroupChoice,
+    action_for,
+    choose_group,
+    group_status_after_alert_change,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,45 +70,100 @@ def prepare(result: ParseResult, integration: iq.Integration) -> list[PreparedAl
     for alert in result.alerts:
         fingerprint = fingerprint_for(alert, fields)
         trace = stacktrace_to_dict(alert.stacktrace)
-        prepared.append(PreparedAlert(
-            alert=alert, fingerprint=fingerprint, group_key=group_key_for(alert, fingerprint, group_by),
-            labels=q.dumps(alert.labels), annotations=q.dumps(alert.annotations),
-            links=q.dumps(links_to_list(alert.links)), stacktrace=q.dumps(trace) if trace else None,
-            occurred_at=alert.occurred_at.timestamp() if alert.occurred_at else None))
+        prepared.append(
+            PreparedAlert(
+                alert=alert,
+                fingerprint=fingerprint,
+                group_key=group_key_for(alert, fingerprint, group_by),
+                labels=q.dumps(alert.labels),
+                annotations=q.dumps(alert.annotations),
+                links=q.dumps(links_to_list(alert.links)),
+                stacktrace=q.dumps(trace) if trace else None,
+                occurred_at=alert.occurred_at.timestamp() if alert.occurred_at else None,
+            )
+        )
     return prepared
 
 
-def apply(conn: apsw.Connection, integration: iq.Integration, prepared: list[PreparedAlert],
-          deploys: tuple[DeployEvent, ...], raw: RawBody | None, *, request_id: str, now: float,
-          window_seconds: float, action: str = "") -> IngestOutcome:
+def apply(
+    conn: apsw.Connection,
+    integration: iq.Integration,
+    prepared: list[PreparedAlert],
+    deploys: tuple[DeployEvent, ...],
+    raw: RawBody | None,
+    *,
+    request_id: str,
+    now: float,
+    window_seconds: float,
+    action: str = "",
+) -> IngestOutcome:
     """Store one request's alerts. Runs in the writer; everything or nothing is committed."""
     outcome = IngestOutcome()
     ws = integration.workspace_id
     if raw is not None:
-        outcome.raw_id = q.insert_raw(conn, ws, integration.id, now, raw.content_type, raw.size, raw.compressed)
+        outcome.raw_id = q.insert_raw(
+            conn, ws, integration.id, now, raw.content_type, raw.size, raw.compressed
+        )
     actor = f"source:{integration.type}"
     for item in prepared:
         _apply_one(conn, integration, item, outcome, now, window_seconds, actor)
     for deploy in deploys:
-        q.insert_deploy(conn, ws, integration.id, deploy.summary, deploy.source, deploy.component,
-                        deploy.occurred_at.timestamp() if deploy.occurred_at else None, now,
-                        q.dumps(deploy.custom_details), q.dumps(links_to_list(deploy.links)), outcome.raw_id)
+        q.insert_deploy(
+            conn,
+            ws,
+            integration.id,
+            deploy.summary,
+            deploy.source,
+            deploy.component,
+            deploy.occurred_at.timestamp() if deploy.occurred_at else None,
+            now,
+            q.dumps(deploy.custom_details),
+            q.dumps(links_to_list(deploy.links)),
+            outcome.raw_id,
+        )
         outcome.deploys += 1
     iq.touch_received(conn, integration.id, now)
-    q.log_ingest(conn, request_id, ws, integration.id, now, True, _summary(outcome), outcome.accepted_alerts,
-                 action, outcome.alert_ids[0] if outcome.alert_ids else None, outcome.raw_id)
+    q.log_ingest(
+        conn,
+        request_id,
+        ws,
+        integration.id,
+        now,
+        True,
+        _summary(outcome),
+        outcome.accepted_alerts,
+        action,
+        outcome.alert_ids[0] if outcome.alert_ids else None,
+        outcome.raw_id,
+    )
     return outcome
 
 
 def _summary(outcome: IngestOutcome) -> str:
-    parts = [f"{n} {name}" for name, n in (("created", outcome.created), ("deduplicated", outcome.deduplicated),
-                                           ("acknowledged", outcome.acknowledged), ("resolved", outcome.resolved),
-                                           ("ignored", outcome.ignored), ("deploys", outcome.deploys)) if n]
+    parts = [
+        f"{n} {name}"
+        for name, n in (
+            ("created", outcome.created),
+            ("deduplicated", outcome.deduplicated),
+            ("acknowledged", outcome.acknowledged),
+            ("resolved", outcome.resolved),
+            ("ignored", outcome.ignored),
+            ("deploys", outcome.deploys),
+        )
+        if n
+    ]
     return ", ".join(parts) or "nothing to do"
 
 
-def _apply_one(conn: apsw.Connection, integration: iq.Integration, item: PreparedAlert, outcome: IngestOutcome,
-               now: float, window: float, actor: str) -> None:
+def _apply_one(
+    conn: apsw.Connection,
+    integration: iq.Integration,
+    item: PreparedAlert,
+    outcome: IngestOutcome,
+    now: float,
+    window: float,
+    actor: str,
+) -> None:
     alert = item.alert
     current = q.open_alert(conn, integration.id, item.fingerprint)
     action = action_for(alert.status, current.status if current else None)
@@ -116,17 +177,29 @@ def _apply_one(conn: apsw.Connection, integration: iq.Integration, item: Prepare
     outcome.alert_ids.append(current.id)
     outcome.group_ids.add(current.group_id)
     if action is Action.DEDUPLICATE:
-        q.refresh_alert(conn, current.id, current.group_id, severity=int(alert.severity), title=alert.title,
-                        description=alert.description, labels=item.labels, annotations=item.annotations,
-                        links=item.links, stacktrace=item.stacktrace, now=now, raw_id=outcome.raw_id)
+        q.refresh_alert(
+            conn,
+            current.id,
+            current.group_id,
+            severity=int(alert.severity),
+            title=alert.title,
+            description=alert.description,
+            labels=item.labels,
+            annotations=item.annotations,
+            links=item.links,
+            stacktrace=item.stacktrace,
+            now=now,
+            raw_id=outcome.raw_id,
+        )
         outcome.deduplicated += 1
         return
     # Acknowledge and resolve events often carry only a key: count them, never overwrite content.
     q.count_event(conn, current.id, current.group_id, now, outcome.raw_id)
     status = "resolved" if action is Action.RESOLVE else "acknowledged"
     q.set_alert_status(conn, current.id, status, now)
-    outcome.event_ids.append(q.add_event(conn, integration.workspace_id, current.group_id, current.id, status, now,
-                                         actor))
+    outcome.event_ids.append(
+        q.add_event(conn, integration.workspace_id, current.group_id, current.id, status, now, actor)
+    )
     if action is Action.RESOLVE:
         outcome.resolved += 1
     else:
@@ -134,14 +207,30 @@ def _apply_one(conn: apsw.Connection, integration: iq.Integration, item: Prepare
     _settle_group(conn, integration.workspace_id, current.group_id, now, actor, outcome)
 
 
-def _create(conn: apsw.Connection, integration: iq.Integration, item: PreparedAlert, outcome: IngestOutcome,
-            now: float, window: float) -> None:
+def _create(
+    conn: apsw.Connection,
+    integration: iq.Integration,
+    item: PreparedAlert,
+    outcome: IngestOutcome,
+    now: float,
+    window: float,
+) -> None:
     alert, ws = item.alert, integration.workspace_id
     candidate = q.newest_group(conn, integration.id, item.group_key)
     choice = choose_group(candidate, now, window)
     if choice is GroupChoice.NEW:
-        group_id = q.insert_group(conn, ws, integration.id, item.group_key, int(alert.severity), alert.title,
-                                  alert.source, alert.service, alert.group_labels or _group_labels(alert), now)
+        group_id = q.insert_group(
+            conn,
+            ws,
+            integration.id,
+            item.group_key,
+            int(alert.severity),
+            alert.title,
+            alert.source,
+            alert.service,
+            alert.group_labels or _group_labels(alert),
+            now,
+        )
     else:
         assert candidate is not None
         group_id = candidate.id
@@ -149,10 +238,25 @@ def _create(conn: apsw.Connection, integration: iq.Integration, item: PreparedAl
             q.reopen_group(conn, group_id)
             outcome.event_ids.append(q.add_event(conn, ws, group_id, None, "reopened", now))
     alert_id = q.insert_alert(
-        conn, workspace_id=ws, integration_id=integration.id, group_id=group_id, fingerprint=item.fingerprint,
-        status="firing", severity=int(alert.severity), title=alert.title, description=alert.description,
-        source=alert.source, service=alert.service, labels=item.labels, annotations=item.annotations,
-        links=item.links, stacktrace=item.stacktrace, occurred_at=item.occurred_at, now=now, raw_id=outcome.raw_id)
+        conn,
+        workspace_id=ws,
+        integration_id=integration.id,
+        group_id=group_id,
+        fingerprint=item.fingerprint,
+        status="firing",
+        severity=int(alert.severity),
+        title=alert.title,
+        description=alert.description,
+        source=alert.source,
+        service=alert.service,
+        labels=item.labels,
+        annotations=item.annotations,
+        links=item.links,
+        stacktrace=item.stacktrace,
+        occurred_at=item.occurred_at,
+        now=now,
+        raw_id=outcome.raw_id,
+    )
     kind = "created" if choice is GroupChoice.NEW else "joined"
     outcome.event_ids.append(q.add_event(conn, ws, group_id, alert_id, kind, now))
     if choice is GroupChoice.JOIN:
@@ -166,18 +270,27 @@ def _group_labels(alert: RawAlert) -> dict[str, str]:
     return {"alertname": alert.labels["alertname"]} if "alertname" in alert.labels else {}
 
 
-def _settle_group(conn: apsw.Connection, workspace_id: int, group_id: int, now: float, actor: str,
-                  outcome: IngestOutcome) -> None:
+def _settle_group(
+    conn: apsw.Connection, workspace_id: int, group_id: int, now: float, actor: str, outcome: IngestOutcome
+) -> None:
     state = q.group_state(conn, group_id)
     status = group_status_after_alert_change(state.status, state.firing_count, state.unacknowledged > 0)
     q.set_group_status(conn, group_id, status, state.firing_count, now, actor)
     if status != state.status and status in ("resolved", "acknowledged"):
-        outcome.event_ids.append(q.add_event(conn, workspace_id, group_id, None, f"group_{status}", now, actor))
+        outcome.event_ids.append(
+            q.add_event(conn, workspace_id, group_id, None, f"group_{status}", now, actor)
+        )
 
 
 def outcome_dict(outcome: IngestOutcome) -> dict[str, Any]:
-    return {"created": outcome.created, "deduplicated": outcome.deduplicated, "acknowledged": outcome.acknowledged,
-            "resolved": outcome.resolved, "ignored": outcome.ignored, "deploys": outcome.deploys}
+    return {
+        "created": outcome.created,
+        "deduplicated": outcome.deduplicated,
+        "acknowledged": outcome.acknowledged,
+        "resolved": outcome.resolved,
+        "ignored": outcome.ignored,
+        "deploys": outcome.deploys,
+    }
 
 
 __all__ = ["AlertStatus", "IngestOutcome", "PreparedAlert", "RawBody", "apply", "outcome_dict", "prepare"]

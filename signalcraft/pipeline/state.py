@@ -19,11 +19,11 @@ from signalcraft.ingest.model import AlertStatus
 
 
 class Action(enum.Enum):
-    CREATE = "create"            # no open alert: a new one
+    CREATE = "create"  # no open alert: a new one
     DEDUPLICATE = "deduplicate"  # same alert still firing: count it, keep the latest payload
     ACKNOWLEDGE = "acknowledge"  # the source acknowledged it
-    RESOLVE = "resolve"          # the source resolved it
-    IGNORE = "ignore"            # ack/resolve for an alert that is not open
+    RESOLVE = "resolve"  # the source resolved it
+    IGNORE = "ignore"  # ack/resolve for an alert that is not open
 
 
 def action_for(incoming: AlertStatus, open_status: str | None) -> Action:

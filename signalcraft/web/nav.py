@@ -16,6 +16,9 @@ class NavItem:
 def nav_for(slug: str) -> list[NavItem]:
     base = f"/w/{slug}"
     return [
+        NavItem("inbox", "Inbox", f"{base}/inbox", "g i"),
+        NavItem("integrations", "Integrations", f"{base}/integrations", "g n"),
+        NavItem("dashboard", "Dashboard", f"{base}/dashboard", "g d"),
         NavItem("home", "Overview", f"{base}/", "g o"),
         NavItem("members", "Members", f"{base}/settings/members", "g m"),
         NavItem("api_keys", "API keys", f"{base}/settings/api-keys", "g k"),

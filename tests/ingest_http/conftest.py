@@ -27,8 +27,10 @@ def api(client: TestClient, owner: Member) -> TestClient:
 @pytest.fixture
 def make_integration(api: TestClient) -> Make:
     def make(type_: str, name: str = "", **settings: Any) -> dict[str, Any]:
-        response = api.post("/api/v1/workspaces/acme/integrations",
-                            json={"type": type_, "name": name or type_, "settings": settings})
+        response = api.post(
+            "/api/v1/workspaces/acme/integrations",
+            json={"type": type_, "name": name or type_, "settings": settings},
+        )
         assert response.status_code == 201, response.text
         return response.json()  # type: ignore[no-any-return]
 

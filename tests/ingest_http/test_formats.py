@@ -18,8 +18,9 @@ def path_of(url: str) -> str:
     return url.split("8080", 1)[1]
 
 
-def test_alertmanager_webhook_dedups_by_fingerprint_and_resolves_the_group(api: TestClient,
-                                                                            make_integration: Make) -> None:
+def test_alertmanager_webhook_dedups_by_fingerprint_and_resolves_the_group(
+    api: TestClient, make_integration: Make
+) -> None:
     url = path_of(make_integration("alertmanager")["ingest_url"])
     firing = sample("alertmanager", "001-firing-two-alerts-same-summary.json")
     assert api.post(url, content=firing, headers=JSON).status_code == 200
@@ -30,7 +31,10 @@ def test_alertmanager_webhook_dedups_by_fingerprint_and_resolves_the_group(api: 
     detail = group_detail(api, group["id"])
     assert len({a["fingerprint"] for a in detail["alerts"]}) == 2
     assert all(a["event_count"] == 2 for a in detail["alerts"])
-    assert api.post(url, content=sample("alertmanager", "002-resolved-group.json"), headers=JSON).status_code == 200
+    assert (
+        api.post(url, content=sample("alertmanager", "002-resolved-group.json"), headers=JSON).status_code
+        == 200
+    )
     (group,) = groups(api)
     assert group["status"] == "resolved" and group["firing_count"] == 0
     kinds = [e["kind"] for e in group_detail(api, group["id"])["timeline"]]
@@ -38,7 +42,8 @@ def test_alertmanager_webhook_dedups_by_fingerprint_and_resolves_the_group(api: 
 
 
 def test_a_retrigger_within_the_window_reopens_and_after_it_starts_a_new_group(
-        api: TestClient, make_integration: Make, clock: FakeClock, parts) -> None:  # type: ignore[no-untyped-def]
+    api: TestClient, make_integration: Make, clock: FakeClock, parts
+) -> None:  # type: ignore[no-untyped-def]
     url = path_of(make_integration("alertmanager")["ingest_url"])
     firing = sample("alertmanager", "001-firing-two-alerts-same-summary.json")
     resolved = sample("alertmanager", "002-resolved-group.json")
@@ -56,23 +61,36 @@ def test_a_retrigger_within_the_window_reopens_and_after_it_starts_a_new_group(
     assert [g["status"] for g in found] == ["triggered", "resolved"]
 
 
-def test_prometheus_api_v2_by_path_prefix_and_by_bearer_token(api: TestClient, make_integration: Make) -> None:
+def test_prometheus_api_v2_by_path_prefix_and_by_bearer_token(
+    api: TestClient, make_integration: Make
+) -> None:
     created = make_integration("prometheus")
     token = created["credential"]["token"]
     body = sample("prometheus", "001-firing-and-resolved.json")
     assert api.post(path_of(created["ingest_url"]), content=body, headers=JSON).status_code == 200
-    assert api.post("/api/v2/alerts", content=body,
-                    headers={**JSON, "Authorization": f"Bearer {token}"}).status_code == 200
-    assert api.post("/api/v2/alerts", content=body, headers={**JSON, "Authorization": "Bearer nope"}).status_code == 401
+    assert (
+        api.post(
+            "/api/v2/alerts", content=body, headers={**JSON, "Authorization": f"Bearer {token}"}
+        ).status_code
+        == 200
+    )
+    assert (
+        api.post("/api/v2/alerts", content=body, headers={**JSON, "Authorization": "Bearer nope"}).status_code
+        == 401
+    )
     found = groups(api)
     assert found and sum(g["event_count"] for g in found) >= 2
 
 
-def test_pagerduty_trigger_acknowledge_resolve_with_pagerduty_replies(api: TestClient,
-                                                                      make_integration: Make) -> None:
+def test_pagerduty_trigger_acknowledge_resolve_with_pagerduty_replies(
+    api: TestClient, make_integration: Make
+) -> None:
     key = make_integration("pagerduty")["credential"]["routing_key"]
-    trigger = {"routing_key": key, "event_action": "trigger",
-               "payload": {"summary": "Disk full on db1", "source": "db1", "severity": "critical"}}
+    trigger = {
+        "routing_key": key,
+        "event_action": "trigger",
+        "payload": {"summary": "Disk full on db1", "source": "db1", "severity": "critical"},
+    }
     reply = api.post("/v2/enqueue", json=trigger)
     assert reply.status_code == 202
     body = reply.json()
@@ -82,7 +100,9 @@ def test_pagerduty_trigger_acknowledge_resolve_with_pagerduty_replies(api: TestC
     assert again.json()["dedup_key"] == dedup
     (group,) = groups(api)
     assert group["severity"] == "critical" and group["event_count"] == 2
-    ack = api.post("/v2/enqueue", json={"routing_key": key, "event_action": "acknowledge", "dedup_key": dedup})
+    ack = api.post(
+        "/v2/enqueue", json={"routing_key": key, "event_action": "acknowledge", "dedup_key": dedup}
+    )
     assert ack.status_code == 202
     assert groups(api)[0]["status"] == "acknowledged"
     api.post("/v2/enqueue", json={"routing_key": key, "event_action": "resolve", "dedup_key": dedup})
@@ -100,7 +120,9 @@ def test_pagerduty_errors_use_pagerduty_shape(api: TestClient, make_integration:
     assert unknown.status_code == 401
 
 
-def test_pagerduty_change_events_are_stored_as_deploys(api: TestClient, make_integration: Make, parts) -> None:  # type: ignore[no-untyped-def]
+def test_pagerduty_change_events_are_stored_as_deploys(
+    api: TestClient, make_integration: Make, parts
+) -> None:  # type: ignore[no-untyped-def]
     key = make_integration("pagerduty")["credential"]["routing_key"]
     body = json.loads(sample("pagerduty", "005-change-event.json"))
     body["routing_key"] = key
@@ -112,10 +134,18 @@ def test_pagerduty_change_events_are_stored_as_deploys(api: TestClient, make_int
     assert len(stored) == 1 and stored[0][2] == body["payload"]["summary"]
 
 
-def test_pagerduty_routing_key_is_not_kept_in_the_raw_payload(api: TestClient, make_integration: Make) -> None:
+def test_pagerduty_routing_key_is_not_kept_in_the_raw_payload(
+    api: TestClient, make_integration: Make
+) -> None:
     key = make_integration("pagerduty")["credential"]["routing_key"]
-    api.post("/v2/enqueue", json={"routing_key": key, "event_action": "trigger",
-                                  "payload": {"summary": "x", "source": "y", "severity": "info"}})
+    api.post(
+        "/v2/enqueue",
+        json={
+            "routing_key": key,
+            "event_action": "trigger",
+            "payload": {"summary": "x", "source": "y", "severity": "info"},
+        },
+    )
     alert = group_detail(api, groups(api)[0]["id"])["alerts"][0]
     raw = api.get(f"/api/v1/workspaces/acme/raw-payloads/{alert['raw_id']}")
     assert raw.status_code == 200 and key not in raw.text and "[routing_key]" in raw.text
@@ -124,19 +154,27 @@ def test_pagerduty_routing_key_is_not_kept_in_the_raw_payload(api: TestClient, m
 def test_opsgenie_create_close_by_alias_and_request_status(api: TestClient, make_integration: Make) -> None:
     key = make_integration("opsgenie")["credential"]["genie_key"]
     auth = {**JSON, "Authorization": f"GenieKey {key}"}
-    created = api.post("/v2/alerts", content=sample("opsgenie", "001-create-from-alertmanager.json"), headers=auth)
+    created = api.post(
+        "/v2/alerts", content=sample("opsgenie", "001-create-from-alertmanager.json"), headers=auth
+    )
     assert created.status_code == 202
     body = created.json()
     assert body["result"] == "Request will be processed" and body["requestId"] and "took" in body
     alias = json.loads(sample("opsgenie", "001-create-from-alertmanager.json"))["alias"]
     status = api.get(f"/v2/alerts/requests/{body['requestId']}", headers=auth)
     assert status.status_code == 200 and status.json()["data"]["isSuccess"] is True
-    close = api.post(f"/v2/alerts/{alias}/close?identifierType=alias",
-                     content=sample("opsgenie", "002-close-by-alias-from-alertmanager.json"), headers=auth)
+    close = api.post(
+        f"/v2/alerts/{alias}/close?identifierType=alias",
+        content=sample("opsgenie", "002-close-by-alias-from-alertmanager.json"),
+        headers=auth,
+    )
     assert close.status_code == 202
     (group,) = groups(api)
     assert group["status"] == "resolved"
-    assert api.post("/v2/alerts", content=b"{}", headers={**JSON, "Authorization": "GenieKey wrong"}).status_code == 401
+    assert (
+        api.post("/v2/alerts", content=b"{}", headers={**JSON, "Authorization": "GenieKey wrong"}).status_code
+        == 401
+    )
 
 
 def test_opsgenie_acknowledge_by_id(api: TestClient, make_integration: Make) -> None:
@@ -144,30 +182,42 @@ def test_opsgenie_acknowledge_by_id(api: TestClient, make_integration: Make) -> 
     auth = {**JSON, "Authorization": f"GenieKey {key}"}
     api.post("/v2/alerts", json={"message": "Queue backlog", "alias": "q-1"}, headers=auth)
     alert_id = group_detail(api, groups(api)[0]["id"])["alerts"][0]["id"]
-    assert api.post(f"/v2/alerts/{alert_id}/acknowledge", json={"user": "ada"}, headers=auth).status_code == 202
+    assert (
+        api.post(f"/v2/alerts/{alert_id}/acknowledge", json={"user": "ada"}, headers=auth).status_code == 202
+    )
     assert groups(api)[0]["status"] == "acknowledged"
 
 
 def test_opsgenie_heartbeat_ping_is_recorded(api: TestClient, make_integration: Make, parts) -> None:  # type: ignore[no-untyped-def]
     key = make_integration("opsgenie")["credential"]["genie_key"]
     for method in ("GET", "POST"):
-        reply = api.request(method, "/v2/heartbeats/nightly-backup/ping", headers={"Authorization": f"GenieKey {key}"})
+        reply = api.request(
+            method, "/v2/heartbeats/nightly-backup/ping", headers={"Authorization": f"GenieKey {key}"}
+        )
         assert reply.status_code == 202
     from signalcraft.db.connection import scalar
 
-    assert parts.ctx.db.read(lambda c: scalar(c, "SELECT ping_count FROM heartbeat_pings WHERE name = ?",
-                                              ("nightly-backup",))) == 2
+    assert (
+        parts.ctx.db.read(
+            lambda c: scalar(c, "SELECT ping_count FROM heartbeat_pings WHERE name = ?", ("nightly-backup",))
+        )
+        == 2
+    )
 
 
 def test_sentry_envelope_gzip_from_the_sdk_becomes_an_alert_with_its_stack_trace(
-        api: TestClient, make_integration: Make) -> None:
+    api: TestClient, make_integration: Make
+) -> None:
     created = make_integration("sentry")
     dsn = created["credential"]["dsn"]
     key, project = dsn.split("//", 1)[1].split("@")[0], dsn.rsplit("/", 1)[1]
     body = gzip.compress(sample("sentry", "002-message.envelope"))
     body_exc = sample("sentry", "001-exception.envelope.gz")
-    headers = {"Content-Type": "application/x-sentry-envelope", "Content-Encoding": "gzip",
-               "X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7, sentry_client=sentry.python/2.75.0"}
+    headers = {
+        "Content-Type": "application/x-sentry-envelope",
+        "Content-Encoding": "gzip",
+        "X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7, sentry_client=sentry.python/2.75.0",
+    }
     for payload in (body_exc, body_exc, body):
         reply = api.post(f"/api/{project}/envelope/", content=payload, headers=headers)
         assert reply.status_code == 200 and reply.json()["id"]
@@ -183,7 +233,9 @@ def test_sentry_refuses_a_wrong_key_or_project(api: TestClient, make_integration
     created = make_integration("sentry")
     project = created["credential"]["dsn"].rsplit("/", 1)[1]
     body = sample("sentry", "002-message.envelope")
-    bad_key = api.post(f"/api/{project}/envelope/", content=body, headers={"X-Sentry-Auth": "Sentry sentry_key=nope"})
+    bad_key = api.post(
+        f"/api/{project}/envelope/", content=body, headers={"X-Sentry-Auth": "Sentry sentry_key=nope"}
+    )
     assert bad_key.status_code == 401 and "detail" in bad_key.json()
     key = created["credential"]["dsn"].split("//", 1)[1].split("@")[0]
     wrong_project = api.post(f"/api/{int(project) + 99}/envelope/?sentry_key={key}", content=body)
@@ -200,39 +252,66 @@ def test_sentry_integration_webhook_needs_a_valid_signature(api: TestClient, mak
     body = sample("sentry", "006-issue-resolved-webhook.json")
     signature = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
     headers = {**JSON, "Sentry-Hook-Resource": "issue", "Sentry-Hook-Timestamp": "1700000000"}
-    assert api.post(hook_url, content=body, headers={**headers, "Sentry-Hook-Signature": "0" * 64}).status_code == 401
-    assert api.post(hook_url, content=body, headers={**headers, "Sentry-Hook-Signature": signature}).status_code == 200
+    assert (
+        api.post(hook_url, content=body, headers={**headers, "Sentry-Hook-Signature": "0" * 64}).status_code
+        == 401
+    )
+    assert (
+        api.post(hook_url, content=body, headers={**headers, "Sentry-Hook-Signature": signature}).status_code
+        == 200
+    )
 
 
 def test_grafana_and_datadog_webhooks(api: TestClient, make_integration: Make) -> None:
     grafana = path_of(make_integration("grafana")["ingest_url"])
-    assert api.post(grafana, content=sample("grafana", "001-firing-with-values.json"), headers=JSON).status_code == 200
+    assert (
+        api.post(grafana, content=sample("grafana", "001-firing-with-values.json"), headers=JSON).status_code
+        == 200
+    )
     datadog = path_of(make_integration("datadog")["ingest_url"])
     assert api.post(datadog, content=sample("datadog", "001-triggered.json"), headers=JSON).status_code == 200
-    assert api.post(datadog, content=sample("datadog", "002-recovered-no-priority.json"),
-                    headers=JSON).status_code == 200
+    assert (
+        api.post(
+            datadog, content=sample("datadog", "002-recovered-no-priority.json"), headers=JSON
+        ).status_code
+        == 200
+    )
     sources = {g["source"]: g for g in groups(api)}
     assert set(sources) == {"grafana", "datadog"}
 
 
 def test_generic_webhook_uses_its_field_mapping(api: TestClient, make_integration: Make) -> None:
-    mapping = {"title": "check.name", "severity": "check.level", "dedup_key": "check.id", "status": "state",
-               "labels": "tags"}
+    mapping = {
+        "title": "check.name",
+        "severity": "check.level",
+        "dedup_key": "check.id",
+        "status": "state",
+        "labels": "tags",
+    }
     url = path_of(make_integration("webhook", mapping=mapping)["ingest_url"])
-    body = {"check": {"name": "API latency", "level": "critical", "id": "c-1"}, "state": "alerting",
-            "tags": {"team": "api"}}
+    body = {
+        "check": {"name": "API latency", "level": "critical", "id": "c-1"},
+        "state": "alerting",
+        "tags": {"team": "api"},
+    }
     assert api.post(url, json=body).status_code == 200
     assert api.post(url, json={**body, "state": "resolved"}).status_code == 200
     (group,) = groups(api)
-    assert group["title"] == "API latency" and group["status"] == "resolved" and group["severity"] == "critical"
+    assert (
+        group["title"] == "API latency" and group["status"] == "resolved" and group["severity"] == "critical"
+    )
 
 
 def test_a_webhook_mapping_is_checked_at_save_time_and_previewable(api: TestClient) -> None:
-    bad = api.post("/api/v1/workspaces/acme/integrations",
-                   json={"type": "webhook", "name": "w", "settings": {"mapping": {"title": "a..b"}}})
+    bad = api.post(
+        "/api/v1/workspaces/acme/integrations",
+        json={"type": "webhook", "name": "w", "settings": {"mapping": {"title": "a..b"}}},
+    )
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "settings.mapping"
-    preview = api.post("/api/v1/workspaces/acme/integrations/preview",
-                       json={"mapping": {"title": "msg", "severity": "sev"}, "sample": {"msg": "Hi", "sev": "error"}})
+    preview = api.post(
+        "/api/v1/workspaces/acme/integrations/preview",
+        json={"mapping": {"title": "msg", "severity": "sev"}, "sample": {"msg": "Hi", "sev": "error"}},
+    )
     assert preview.status_code == 200 and preview.json()[0]["title"] == "Hi"
 
 
@@ -247,13 +326,21 @@ def test_full_text_search_finds_groups_by_label_and_title(api: TestClient, make_
     assert groups(api, q='"unbalanced ( AND OR') == []  # user text is never FTS syntax
 
 
-def test_cursor_pagination_walks_every_group_once(api: TestClient, make_integration: Make,
-                                                  clock: FakeClock) -> None:
+def test_cursor_pagination_walks_every_group_once(
+    api: TestClient, make_integration: Make, clock: FakeClock
+) -> None:
     key = make_integration("pagerduty")["credential"]["routing_key"]
     for n in range(7):
         clock.advance(1)
-        api.post("/v2/enqueue", json={"routing_key": key, "event_action": "trigger", "dedup_key": f"k{n}",
-                                      "payload": {"summary": f"alert {n}", "source": "s", "severity": "info"}})
+        api.post(
+            "/v2/enqueue",
+            json={
+                "routing_key": key,
+                "event_action": "trigger",
+                "dedup_key": f"k{n}",
+                "payload": {"summary": f"alert {n}", "source": "s", "severity": "info"},
+            },
+        )
     seen, cursor = [], ""
     while True:
         page = api.get("/api/v1/workspaces/acme/alert-groups", params={"limit": 3, "cursor": cursor}).json()

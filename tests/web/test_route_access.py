@@ -42,13 +42,19 @@ PUBLIC_ROUTES = {
     ("GET", "/api/{path:str}"),
     ("GET", "/static/{file_path:path}"),
     # Ingest: each authenticates with its integration's credential, not a session.
-    ("POST", "/ingest/{token:str}"), ("POST", "/ingest/{token:str}/api/v2/alerts"), ("POST", "/api/v2/alerts"),
-    ("POST", "/v2/enqueue"), ("POST", "/v2/change/enqueue"),
-    ("POST", "/v2/alerts"), ("POST", "/v2/alerts/{identifier:str}/{action:str}"),
+    ("POST", "/ingest/{token:str}"),
+    ("POST", "/ingest/{token:str}/api/v2/alerts"),
+    ("POST", "/api/v2/alerts"),
+    ("POST", "/v2/enqueue"),
+    ("POST", "/v2/change/enqueue"),
+    ("POST", "/v2/alerts"),
+    ("POST", "/v2/alerts/{identifier:str}/{action:str}"),
     ("GET", "/v2/alerts/requests/{request_id:str}"),
-    ("GET", "/v2/heartbeats/{name:str}/ping"), ("POST", "/v2/heartbeats/{name:str}/ping"),
+    ("GET", "/v2/heartbeats/{name:str}/ping"),
+    ("POST", "/v2/heartbeats/{name:str}/ping"),
     ("PUT", "/v2/heartbeats/{name:str}/ping"),
-    ("POST", "/api/{project_id:int}/envelope"), ("POST", "/api/{project_id:int}/store"),
+    ("POST", "/api/{project_id:int}/envelope"),
+    ("POST", "/api/{project_id:int}/store"),
 }
 # Routes any signed-in user may use to change their own account, whatever their role.
 OWN_ACCOUNT_WRITES = {("POST", "/logout"), ("POST", "/account/password")}
@@ -68,9 +74,21 @@ class RouteCase:
         return self.template.startswith("/api/")
 
     def url(self, slug: str) -> str:
-        values = {"slug": slug, "token": "t" * 20, "user_id": "1", "key_id": "1", "file_path": "app.css",
-                  "integration_id": "1", "group_id": "1", "raw_id": "1", "identifier": "x", "action": "close",
-                  "request_id": "r", "name": "n", "project_id": "1"}
+        values = {
+            "slug": slug,
+            "token": "t" * 20,
+            "user_id": "1",
+            "key_id": "1",
+            "file_path": "app.css",
+            "integration_id": "1",
+            "group_id": "1",
+            "raw_id": "1",
+            "identifier": "x",
+            "action": "close",
+            "request_id": "r",
+            "name": "n",
+            "project_id": "1",
+        }
         return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], self.template)
 
     def __str__(self) -> str:

@@ -29,10 +29,21 @@ def dumps(value: Any) -> str:
 
 # --- writes used by the pipeline --------------------------------------------------------
 
-def insert_raw(conn: apsw.Connection, workspace_id: int, integration_id: int, now: float, content_type: str,
-               size: int, compressed: bytes) -> int:
-    conn.execute("INSERT INTO raw_payloads(workspace_id, integration_id, received_at, content_type, size, body)"
-                 " VALUES (?, ?, ?, ?, ?, ?)", (workspace_id, integration_id, now, content_type[:100], size, compressed))
+
+def insert_raw(
+    conn: apsw.Connection,
+    workspace_id: int,
+    integration_id: int,
+    now: float,
+    content_type: str,
+    size: int,
+    compressed: bytes,
+) -> int:
+    conn.execute(
+        "INSERT INTO raw_payloads(workspace_id, integration_id, received_at, content_type, size, body)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (workspace_id, integration_id, now, content_type[:100], size, compressed),
+    )
     return conn.last_insert_rowid()
 
 
@@ -44,70 +55,166 @@ class OpenAlert:
 
 
 def open_alert(conn: apsw.Connection, integration_id: int, fingerprint: str) -> OpenAlert | None:
-    row = one(conn, "SELECT id, group_id, status FROM alerts WHERE integration_id = ? AND fingerprint = ?"
-                    " AND status <> 'resolved'", (integration_id, fingerprint))
+    row = one(
+        conn,
+        "SELECT id, group_id, status FROM alerts WHERE integration_id = ? AND fingerprint = ?"
+        " AND status <> 'resolved'",
+        (integration_id, fingerprint),
+    )
     return OpenAlert(*row) if row else None
 
 
 def newest_group(conn: apsw.Connection, integration_id: int, group_key: str) -> GroupCandidate | None:
-    row = one(conn, "SELECT id, status, last_seen_at, resolved_at FROM alert_groups WHERE integration_id = ?"
-                    " AND group_key = ? ORDER BY id DESC LIMIT 1", (integration_id, group_key))
+    row = one(
+        conn,
+        "SELECT id, status, last_seen_at, resolved_at FROM alert_groups WHERE integration_id = ?"
+        " AND group_key = ? ORDER BY id DESC LIMIT 1",
+        (integration_id, group_key),
+    )
     return GroupCandidate(*row) if row else None
 
 
-def insert_group(conn: apsw.Connection, workspace_id: int, integration_id: int, group_key: str, severity: int,
-                 title: str, source: str, service: str, group_labels: dict[str, str], now: float) -> int:
+def insert_group(
+    conn: apsw.Connection,
+    workspace_id: int,
+    integration_id: int,
+    group_key: str,
+    severity: int,
+    title: str,
+    source: str,
+    service: str,
+    group_labels: dict[str, str],
+    now: float,
+) -> int:
     conn.execute(
-        "INSERT INTO alert_groups(workspace_id, integration_id, group_key, status, severity, title, source, service,"
-        " group_labels, first_seen_at, last_seen_at) VALUES (?, ?, ?, 'triggered', ?, ?, ?, ?, ?, ?, ?)",
-        (workspace_id, integration_id, group_key, severity, title, source, service, dumps(group_labels), now, now))
+        "INSERT INTO alert_groups(workspace_id, integration_id, group_key, status, severity, title, source,"
+        " service, group_labels, first_seen_at, last_seen_at)"
+        " VALUES (?, ?, ?, 'triggered', ?, ?, ?, ?, ?, ?, ?)",
+        (
+            workspace_id,
+            integration_id,
+            group_key,
+            severity,
+            title,
+            source,
+            service,
+            dumps(group_labels),
+            now,
+            now,
+        ),
+    )
     return conn.last_insert_rowid()
 
 
 def reopen_group(conn: apsw.Connection, group_id: int) -> None:
-    conn.execute("UPDATE alert_groups SET status = 'triggered', resolved_at = NULL, resolved_by = NULL,"
-                 " acknowledged_at = NULL, acknowledged_by = NULL WHERE id = ?", (group_id,))
+    conn.execute(
+        "UPDATE alert_groups SET status = 'triggered', resolved_at = NULL, resolved_by = NULL,"
+        " acknowledged_at = NULL, acknowledged_by = NULL WHERE id = ?",
+        (group_id,),
+    )
 
 
-def insert_alert(conn: apsw.Connection, *, workspace_id: int, integration_id: int, group_id: int, fingerprint: str,
-                 status: str, severity: int, title: str, description: str, source: str, service: str,
-                 labels: str, annotations: str, links: str, stacktrace: str | None, occurred_at: float | None,
-                 now: float, raw_id: int | None) -> int:
+def insert_alert(
+    conn: apsw.Connection,
+    *,
+    workspace_id: int,
+    integration_id: int,
+    group_id: int,
+    fingerprint: str,
+    status: str,
+    severity: int,
+    title: str,
+    description: str,
+    source: str,
+    service: str,
+    labels: str,
+    annotations: str,
+    links: str,
+    stacktrace: str | None,
+    occurred_at: float | None,
+    now: float,
+    raw_id: int | None,
+) -> int:
     conn.execute(
         "INSERT INTO alerts(workspace_id, integration_id, group_id, fingerprint, status, severity, title,"
         " description, source, service, labels, annotations, links, stacktrace, occurred_at, first_seen_at,"
         " last_seen_at, raw_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (workspace_id, integration_id, group_id, fingerprint, status, severity, title, description, source, service,
-         labels, annotations, links, stacktrace, occurred_at, now, now, raw_id))
-    conn.execute("UPDATE alert_groups SET alert_count = alert_count + 1, firing_count = firing_count + 1,"
-                 " event_count = event_count + 1, last_seen_at = ?, severity = max(severity, ?) WHERE id = ?",
-                 (now, severity, group_id))
+        (
+            workspace_id,
+            integration_id,
+            group_id,
+            fingerprint,
+            status,
+            severity,
+            title,
+            description,
+            source,
+            service,
+            labels,
+            annotations,
+            links,
+            stacktrace,
+            occurred_at,
+            now,
+            now,
+            raw_id,
+        ),
+    )
+    conn.execute(
+        "UPDATE alert_groups SET alert_count = alert_count + 1, firing_count = firing_count + 1,"
+        " event_count = event_count + 1, last_seen_at = ?, severity = max(severity, ?) WHERE id = ?",
+        (now, severity, group_id),
+    )
     return conn.last_insert_rowid()
 
 
-def refresh_alert(conn: apsw.Connection, alert_id: int, group_id: int, *, severity: int, title: str,
-                  description: str, labels: str, annotations: str, links: str, stacktrace: str | None,
-                  now: float, raw_id: int | None) -> None:
+def refresh_alert(
+    conn: apsw.Connection,
+    alert_id: int,
+    group_id: int,
+    *,
+    severity: int,
+    title: str,
+    description: str,
+    labels: str,
+    annotations: str,
+    links: str,
+    stacktrace: str | None,
+    now: float,
+    raw_id: int | None,
+) -> None:
     """A duplicate of an open alert: count it and keep the latest payload's content."""
     conn.execute(
         "UPDATE alerts SET event_count = event_count + 1, last_seen_at = ?, severity = ?, title = ?,"
         " description = ?, labels = ?, annotations = ?, links = ?, stacktrace = coalesce(?, stacktrace),"
         " raw_id = coalesce(?, raw_id) WHERE id = ?",
-        (now, severity, title, description, labels, annotations, links, stacktrace, raw_id, alert_id))
-    conn.execute("UPDATE alert_groups SET event_count = event_count + 1, last_seen_at = ?,"
-                 " severity = max(severity, ?) WHERE id = ?", (now, severity, group_id))
+        (now, severity, title, description, labels, annotations, links, stacktrace, raw_id, alert_id),
+    )
+    conn.execute(
+        "UPDATE alert_groups SET event_count = event_count + 1, last_seen_at = ?,"
+        " severity = max(severity, ?) WHERE id = ?",
+        (now, severity, group_id),
+    )
 
 
 def count_event(conn: apsw.Connection, alert_id: int, group_id: int, now: float, raw_id: int | None) -> None:
-    conn.execute("UPDATE alerts SET event_count = event_count + 1, last_seen_at = ?, raw_id = coalesce(?, raw_id)"
-                 " WHERE id = ?", (now, raw_id, alert_id))
-    conn.execute("UPDATE alert_groups SET event_count = event_count + 1, last_seen_at = ? WHERE id = ?",
-                 (now, group_id))
+    conn.execute(
+        "UPDATE alerts SET event_count = event_count + 1, last_seen_at = ?, raw_id = coalesce(?, raw_id)"
+        " WHERE id = ?",
+        (now, raw_id, alert_id),
+    )
+    conn.execute(
+        "UPDATE alert_groups SET event_count = event_count + 1, last_seen_at = ? WHERE id = ?",
+        (now, group_id),
+    )
 
 
 def set_alert_status(conn: apsw.Connection, alert_id: int, status: str, now: float) -> None:
-    conn.execute("UPDATE alerts SET status = ?, resolved_at = CASE WHEN ? = 'resolved' THEN ? ELSE resolved_at END"
-                 " WHERE id = ?", (status, status, now, alert_id))
+    conn.execute(
+        "UPDATE alerts SET status = ?, resolved_at = CASE WHEN ? = 'resolved' THEN ? ELSE resolved_at END"
+        " WHERE id = ?",
+        (status, status, now, alert_id),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,63 +225,123 @@ class GroupState:
 
 
 def group_state(conn: apsw.Connection, group_id: int) -> GroupState:
-    row = one(conn, "SELECT g.status, (SELECT count(*) FROM alerts a WHERE a.group_id = g.id AND a.status <> 'resolved'),"
-                    " (SELECT count(*) FROM alerts a WHERE a.group_id = g.id AND a.status = 'firing')"
-                    " FROM alert_groups g WHERE g.id = ?", (group_id,))
+    row = one(
+        conn,
+        "SELECT g.status, (SELECT count(*) FROM alerts a WHERE a.group_id = g.id AND a.status <> 'resolved'),"
+        " (SELECT count(*) FROM alerts a WHERE a.group_id = g.id AND a.status = 'firing')"
+        " FROM alert_groups g WHERE g.id = ?",
+        (group_id,),
+    )
     assert row is not None
     return GroupState(row[0], row[1], row[2])
 
 
-def set_group_status(conn: apsw.Connection, group_id: int, status: str, firing_count: int, now: float,
-                     actor: str) -> None:
+def set_group_status(
+    conn: apsw.Connection, group_id: int, status: str, firing_count: int, now: float, actor: str
+) -> None:
     conn.execute(
         "UPDATE alert_groups SET status = ?, firing_count = ?,"
         " resolved_at = CASE WHEN ? = 'resolved' THEN ? ELSE NULL END,"
         " resolved_by = CASE WHEN ? = 'resolved' THEN ? ELSE NULL END,"
-        " acknowledged_at = CASE WHEN ? = 'acknowledged' AND acknowledged_at IS NULL THEN ? ELSE acknowledged_at END,"
-        " acknowledged_by = CASE WHEN ? = 'acknowledged' AND acknowledged_by IS NULL THEN ? ELSE acknowledged_by END"
+        " acknowledged_at = CASE WHEN ? = 'acknowledged' AND acknowledged_at IS NULL THEN ?"
+        "   ELSE acknowledged_at END,"
+        " acknowledged_by = CASE WHEN ? = 'acknowledged' AND acknowledged_by IS NULL THEN ?"
+        "   ELSE acknowledged_by END"
         " WHERE id = ?",
-        (status, firing_count, status, now, status, actor, status, now, status, actor, group_id))
+        (status, firing_count, status, now, status, actor, status, now, status, actor, group_id),
+    )
 
 
-def add_event(conn: apsw.Connection, workspace_id: int, group_id: int, alert_id: int | None, kind: str, now: float,
-              actor: str = "", detail: dict[str, Any] | None = None) -> int:
-    conn.execute("INSERT INTO alert_events(workspace_id, group_id, alert_id, kind, at, actor, detail)"
-                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 (workspace_id, group_id, alert_id, kind, now, actor, dumps(detail or {})))
+def add_event(
+    conn: apsw.Connection,
+    workspace_id: int,
+    group_id: int,
+    alert_id: int | None,
+    kind: str,
+    now: float,
+    actor: str = "",
+    detail: dict[str, Any] | None = None,
+) -> int:
+    conn.execute(
+        "INSERT INTO alert_events(workspace_id, group_id, alert_id, kind, at, actor, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (workspace_id, group_id, alert_id, kind, now, actor, dumps(detail or {})),
+    )
     return conn.last_insert_rowid()
 
 
-def insert_deploy(conn: apsw.Connection, workspace_id: int, integration_id: int, summary: str, source: str,
-                  component: str, occurred_at: float | None, now: float, details: str, links: str,
-                  raw_id: int | None) -> int:
-    conn.execute("INSERT INTO deploy_events(workspace_id, integration_id, summary, source, component, occurred_at,"
-                 " received_at, details, links, raw_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (workspace_id, integration_id, summary, source, component, occurred_at, now, details, links, raw_id))
+def insert_deploy(
+    conn: apsw.Connection,
+    workspace_id: int,
+    integration_id: int,
+    summary: str,
+    source: str,
+    component: str,
+    occurred_at: float | None,
+    now: float,
+    details: str,
+    links: str,
+    raw_id: int | None,
+) -> int:
+    conn.execute(
+        "INSERT INTO deploy_events(workspace_id, integration_id, summary, source, component, occurred_at,"
+        " received_at, details, links, raw_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (workspace_id, integration_id, summary, source, component, occurred_at, now, details, links, raw_id),
+    )
     return conn.last_insert_rowid()
 
 
-def log_ingest(conn: apsw.Connection, request_id: str, workspace_id: int, integration_id: int, now: float,
-               accepted: bool, message: str, alerts: int, action: str = "", alert_id: int | None = None,
-               raw_id: int | None = None) -> None:
-    conn.execute("INSERT INTO ingest_log(request_id, workspace_id, integration_id, received_at, accepted, message,"
-                 " alerts, action, alert_id, raw_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (request_id, workspace_id, integration_id, now, int(accepted), message[:500], alerts, action,
-                  alert_id, raw_id))
+def log_ingest(
+    conn: apsw.Connection,
+    request_id: str,
+    workspace_id: int,
+    integration_id: int,
+    now: float,
+    accepted: bool,
+    message: str,
+    alerts: int,
+    action: str = "",
+    alert_id: int | None = None,
+    raw_id: int | None = None,
+) -> None:
+    conn.execute(
+        "INSERT INTO ingest_log(request_id, workspace_id, integration_id, received_at, accepted, message,"
+        " alerts, action, alert_id, raw_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            request_id,
+            workspace_id,
+            integration_id,
+            now,
+            int(accepted),
+            message[:500],
+            alerts,
+            action,
+            alert_id,
+            raw_id,
+        ),
+    )
 
 
-def record_heartbeat(conn: apsw.Connection, workspace_id: int, integration_id: int, name: str, now: float) -> None:
-    conn.execute("INSERT INTO heartbeat_pings(workspace_id, integration_id, name, last_ping_at) VALUES (?, ?, ?, ?)"
-                 " ON CONFLICT(integration_id, name) DO UPDATE SET last_ping_at = excluded.last_ping_at,"
-                 " ping_count = ping_count + 1", (workspace_id, integration_id, name, now))
+def record_heartbeat(
+    conn: apsw.Connection, workspace_id: int, integration_id: int, name: str, now: float
+) -> None:
+    conn.execute(
+        "INSERT INTO heartbeat_pings(workspace_id, integration_id, name, last_ping_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(integration_id, name) DO UPDATE SET last_ping_at = excluded.last_ping_at,"
+        " ping_count = ping_count + 1",
+        (workspace_id, integration_id, name, now),
+    )
 
 
 def alert_fingerprint(conn: apsw.Connection, integration_id: int, alert_id: int) -> str | None:
-    value = scalar(conn, "SELECT fingerprint FROM alerts WHERE id = ? AND integration_id = ?", (alert_id, integration_id))
+    value = scalar(
+        conn, "SELECT fingerprint FROM alerts WHERE id = ? AND integration_id = ?", (alert_id, integration_id)
+    )
     return None if value is None else str(value)
 
 
 # --- reads for the API and UI ----------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class GroupRow:
@@ -197,18 +364,27 @@ class GroupRow:
     group_labels: dict[str, str]
 
 
-_GROUP_COLS = ("id, integration_id, status, severity, title, source, service, alert_count, firing_count, event_count,"
-               " first_seen_at, last_seen_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by,"
-               " group_labels")
+_GROUP_COLS = (
+    "id, integration_id, status, severity, title, source, service, alert_count, firing_count, event_count,"
+    " first_seen_at, last_seen_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by,"
+    " group_labels"
+)
 
 
 def _group(row: Row) -> GroupRow:
-    return GroupRow(*row[:16], orjson.loads(row[16]))
+    return GroupRow(*row[:16], orjson.loads(row[16]))  # type: ignore[call-arg]  # columns = fields
 
 
-def list_groups(conn: apsw.Connection, workspace_id: int, *, statuses: tuple[str, ...] = (),
-                integration_id: int | None = None, before: tuple[float, int] | None = None, limit: int = 50,
-                search: str = "") -> list[GroupRow]:
+def list_groups(
+    conn: apsw.Connection,
+    workspace_id: int,
+    *,
+    statuses: tuple[str, ...] = (),
+    integration_id: int | None = None,
+    before: tuple[float, int] | None = None,
+    limit: int = 50,
+    search: str = "",
+) -> list[GroupRow]:
     """Newest activity first; ``before`` is the (last_seen_at, id) cursor of the previous page."""
     clauses, params = ["workspace_id = ?"], [workspace_id]
     if statuses:
@@ -221,11 +397,15 @@ def list_groups(conn: apsw.Connection, workspace_id: int, *, statuses: tuple[str
         clauses.append("(last_seen_at, id) < (?, ?)")
         params.extend(before)  # type: ignore[arg-type]
     if search:
-        clauses.append("id IN (SELECT group_id FROM alerts WHERE id IN (SELECT rowid FROM alerts_fts WHERE"
-                       " alerts_fts MATCH ?) AND workspace_id = ?)")
+        clauses.append(
+            "id IN (SELECT group_id FROM alerts WHERE id IN (SELECT rowid FROM alerts_fts WHERE"
+            " alerts_fts MATCH ?) AND workspace_id = ?)"
+        )
         params.extend([fts_query(search), workspace_id])  # type: ignore[list-item]
-    sql = (f"SELECT {_GROUP_COLS} FROM alert_groups WHERE {' AND '.join(clauses)}"  # noqa: S608
-           " ORDER BY last_seen_at DESC, id DESC LIMIT ?")
+    sql = (
+        f"SELECT {_GROUP_COLS} FROM alert_groups WHERE {' AND '.join(clauses)}"
+        " ORDER BY last_seen_at DESC, id DESC LIMIT ?"
+    )
     return [_group(r) for r in rows(conn, sql, (*params, limit))]
 
 
@@ -236,8 +416,11 @@ def fts_query(text: str) -> str:
 
 
 def get_group(conn: apsw.Connection, workspace_id: int, group_id: int) -> GroupRow | None:
-    row = one(conn, f"SELECT {_GROUP_COLS} FROM alert_groups WHERE id = ? AND workspace_id = ?",
-              (group_id, workspace_id))
+    row = one(
+        conn,
+        f"SELECT {_GROUP_COLS} FROM alert_groups WHERE id = ? AND workspace_id = ?",
+        (group_id, workspace_id),
+    )
     return _group(row) if row else None
 
 
@@ -265,24 +448,47 @@ class AlertRow:
     raw_id: int | None
 
 
-_ALERT_COLS = ("id, group_id, integration_id, fingerprint, status, severity, title, description, source, service,"
-               " labels, annotations, links, stacktrace, occurred_at, first_seen_at, last_seen_at, resolved_at,"
-               " event_count, raw_id")
+_ALERT_COLS = (
+    "id, group_id, integration_id, fingerprint, status, severity, title, description, source, service,"
+    " labels, annotations, links, stacktrace, occurred_at, first_seen_at, last_seen_at, resolved_at,"
+    " event_count, raw_id"
+)
 
 
 def _alert(row: Row) -> AlertRow:
-    return AlertRow(*row[:10], orjson.loads(row[10]), orjson.loads(row[11]), orjson.loads(row[12]),
-                    orjson.loads(row[13]) if row[13] else None, *row[14:])
+    return AlertRow(  # type: ignore[call-arg]  # columns match the fields
+        *row[:10],
+        orjson.loads(row[10]),
+        orjson.loads(row[11]),
+        orjson.loads(row[12]),
+        orjson.loads(row[13]) if row[13] else None,
+        *row[14:],
+    )
 
 
-def alerts_of_group(conn: apsw.Connection, workspace_id: int, group_id: int, limit: int = 500) -> list[AlertRow]:
-    return [_alert(r) for r in rows(conn, f"SELECT {_ALERT_COLS} FROM alerts WHERE group_id = ? AND workspace_id = ?"
-                                          " ORDER BY id DESC LIMIT ?", (group_id, workspace_id, limit))]
+def alerts_of_group(
+    conn: apsw.Connection, workspace_id: int, group_id: int, limit: int = 500
+) -> list[AlertRow]:
+    return [
+        _alert(r)
+        for r in rows(
+            conn,
+            f"SELECT {_ALERT_COLS} FROM alerts WHERE group_id = ? AND workspace_id = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (group_id, workspace_id, limit),
+        )
+    ]
 
 
 def recent_alerts(conn: apsw.Connection, workspace_id: int, limit: int = 100) -> list[AlertRow]:
-    return [_alert(r) for r in rows(conn, f"SELECT {_ALERT_COLS} FROM alerts WHERE workspace_id = ?"
-                                          " ORDER BY id DESC LIMIT ?", (workspace_id, limit))]
+    return [
+        _alert(r)
+        for r in rows(
+            conn,
+            f"SELECT {_ALERT_COLS} FROM alerts WHERE workspace_id = ? ORDER BY id DESC LIMIT ?",
+            (workspace_id, limit),
+        )
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,13 +502,19 @@ class EventRow:
 
 
 def events_of_group(conn: apsw.Connection, group_id: int, limit: int = 500) -> list[EventRow]:
-    found = rows(conn, "SELECT id, alert_id, kind, at, actor, detail FROM alert_events WHERE group_id = ?"
-                       " ORDER BY id LIMIT ?", (group_id, limit))
+    found = rows(
+        conn,
+        "SELECT id, alert_id, kind, at, actor, detail FROM alert_events WHERE group_id = ?"
+        " ORDER BY id LIMIT ?",
+        (group_id, limit),
+    )
     return [EventRow(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5])) for r in found]
 
 
 def raw_payload(conn: apsw.Connection, workspace_id: int, raw_id: int) -> bytes | None:
-    blob = scalar(conn, "SELECT body FROM raw_payloads WHERE id = ? AND workspace_id = ?", (raw_id, workspace_id))
+    blob = scalar(
+        conn, "SELECT body FROM raw_payloads WHERE id = ? AND workspace_id = ?", (raw_id, workspace_id)
+    )
     return decompress(blob) if blob is not None else None
 
 
@@ -320,18 +532,29 @@ class IngestLogRow:
 
 
 def ingest_request(conn: apsw.Connection, workspace_id: int, request_id: str) -> IngestLogRow | None:
-    row = one(conn, "SELECT request_id, integration_id, received_at, accepted, message, alerts, action, alert_id,"
-                    " raw_id FROM ingest_log WHERE request_id = ? AND workspace_id = ?", (request_id, workspace_id))
+    row = one(
+        conn,
+        "SELECT request_id, integration_id, received_at, accepted, message, alerts, action, alert_id,"
+        " raw_id FROM ingest_log WHERE request_id = ? AND workspace_id = ?",
+        (request_id, workspace_id),
+    )
     return IngestLogRow(row[0], row[1], row[2], bool(row[3]), *row[4:]) if row else None
 
 
 def ingest_log_of(conn: apsw.Connection, integration_id: int, limit: int = 20) -> list[IngestLogRow]:
-    found = rows(conn, "SELECT request_id, integration_id, received_at, accepted, message, alerts, action, alert_id,"
-                       " raw_id FROM ingest_log WHERE integration_id = ? ORDER BY id DESC LIMIT ?",
-                 (integration_id, limit))
+    found = rows(
+        conn,
+        "SELECT request_id, integration_id, received_at, accepted, message, alerts, action, alert_id,"
+        " raw_id FROM ingest_log WHERE integration_id = ? ORDER BY id DESC LIMIT ?",
+        (integration_id, limit),
+    )
     return [IngestLogRow(r[0], r[1], r[2], bool(r[3]), *r[4:]) for r in found]
 
 
 def deploys(conn: apsw.Connection, workspace_id: int, limit: int = 50) -> list[Row]:
-    return rows(conn, "SELECT id, integration_id, summary, source, component, occurred_at, received_at, details,"
-                      " links FROM deploy_events WHERE workspace_id = ? ORDER BY id DESC LIMIT ?", (workspace_id, limit))
+    return rows(
+        conn,
+        "SELECT id, integration_id, summary, source, component, occurred_at, received_at, details,"
+        " links FROM deploy_events WHERE workspace_id = ? ORDER BY id DESC LIMIT ?",
+        (workspace_id, limit),
+    )
