@@ -7,6 +7,7 @@ Each route handler declares in ``opt`` either ``public=True`` or a ``permission`
   allow the permission. A workspace the caller is not a member of answers 404, so ids and
   slugs of other workspaces reveal nothing.
 - ``scope="user"``: any signed-in user (own account, workspace list).
+- ``scope="caller"``: any authenticated caller, user or API key (``/api/v1/me``).
 - ``scope="instance"``: an instance administrator.
 
 A route that declares neither is refused for everyone (fail closed), and the route-walking
@@ -117,8 +118,9 @@ async def _check_csrf(connection: ASGIConnection[Any, Any, Any, Any], expected: 
             value = form.get(CSRF_FIELD)
             presented = value if isinstance(value, str) else None
     if not service.check_csrf(expected, presented):
-        raise Forbidden("the form's security token is missing or stale; reload the page and try again",
-                        field=CSRF_FIELD)
+        raise Forbidden(
+            "the form's security token is missing or stale; reload the page and try again", field=CSRF_FIELD
+        )
 
 
 async def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -139,10 +141,12 @@ async def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: 
         state["memberships"] = await ctx_of(connection).db.aread(lambda c: q.memberships_of(c, user_id))
     permission = opt.get("permission")
     scope = opt.get("scope")
-    if not isinstance(permission, Permission) or scope not in ("workspace", "user", "instance"):
+    if not isinstance(permission, Permission) or scope not in ("workspace", "user", "caller", "instance"):
         raise Forbidden("this route declares no permission; refused")
     if identity.session is not None and method not in SAFE_METHODS:
         await _check_csrf(connection, identity.session.csrf_token)
+    if scope == "caller":
+        return
     if scope == "user":
         if identity.user is None:
             raise Forbidden("this route is for signed-in users, not API keys")
@@ -154,8 +158,9 @@ async def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: 
     state["workspace_access"] = await _workspace_access(connection, identity, permission)
 
 
-async def _workspace_access(connection: ASGIConnection[Any, Any, Any, Any], identity: Identity,
-                            permission: Permission) -> WorkspaceAccess:
+async def _workspace_access(
+    connection: ASGIConnection[Any, Any, Any, Any], identity: Identity, permission: Permission
+) -> WorkspaceAccess:
     slug = connection.path_params.get("slug")
     if not isinstance(slug, str):
         raise RuntimeError("scope='workspace' on a route without {slug}")

@@ -94,6 +94,7 @@ class MeOut(msgspec.Struct):
     email: str
     name: str
     workspaces: list[WorkspaceOut]
+    api_key: ApiKeyOut | None = None
 
 
 class WorkspaceIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -102,22 +103,40 @@ class WorkspaceIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def _key_out(row: q.ApiKeyRow) -> ApiKeyOut:
-    return ApiKeyOut(row.id, row.name, f"sck_{row.prefix}", row.role.value, row.created_at, row.expires_at,
-                     row.last_used_at, row.revoked_at)
+    return ApiKeyOut(
+        row.id,
+        row.name,
+        f"sck_{row.prefix}",
+        row.role.value,
+        row.created_at,
+        row.expires_at,
+        row.last_used_at,
+        row.revoked_at,
+    )
 
 
 def _member_out(user: q.User, role: str) -> MemberOut:
     return MemberOut(user.id, user.email, user.name, role, user.disabled)
 
 
-@get("/api/v1/me", opt={"permission": Permission.READ, "scope": "user"}, tags=["account"])
+@get("/api/v1/me", opt={"permission": Permission.READ, "scope": "caller"}, tags=["account"])
 async def me(request: Request[Any, Any, Any]) -> MeOut:
-    """The signed-in user and their workspaces (sessions only; an API key has no user)."""
-    user = identity_of(request).user
+    """Who is calling: the signed-in user and their workspaces, or the API key, its role and workspace."""
+    identity = identity_of(request)
+    db = ctx_of(request).db
+    if identity.api_key is not None:
+        key = identity.api_key
+        found_ws = await db.aread(lambda c: q.workspace_by_id(c, key.workspace_id))
+        workspaces = [WorkspaceOut(found_ws.slug, found_ws.name, key.role.value)] if found_ws else []
+        return MeOut("", f"API key sck_{key.prefix} ({key.name})", workspaces, api_key=_key_out(key))
+    user = identity.user
     assert user is not None
-    found = await ctx_of(request).db.aread(lambda c: q.memberships_of(c, user.id))
-    return MeOut(user.email, user.name, [WorkspaceOut(m.workspace.slug, m.workspace.name, m.role.value)
-                                         for m in found])
+    found = await db.aread(lambda c: q.memberships_of(c, user.id))
+    return MeOut(
+        user.email,
+        user.name,
+        [WorkspaceOut(m.workspace.slug, m.workspace.name, m.role.value) for m in found],
+    )
 
 
 @post("/api/v1/workspaces", opt={"permission": Permission.OWN, "scope": "instance"}, tags=["workspaces"])
@@ -158,25 +177,46 @@ class WorkspaceApi(Controller):
     async def add_member(self, request: Request[Any, Any, Any], data: JSONBody[MemberIn]) -> MemberAdded:
         """Add a member. A new user gets a one-time link to set a password (returned once)."""
         ctx, access, identity = ctx_of(request), workspace_of(request), identity_of(request)
-        added = await ctx.db.awrite(lambda c: members.add_member(
-            c, ctx.settings.auth, access.workspace, data.email, data.name, data.role, identity.actor,
-            access.role, ctx.now()))
-        link = (f"{ctx.settings.server.public_url()}/reset/{added.reset_link_token}"
-                if added.reset_link_token else None)
+        added = await ctx.db.awrite(
+            lambda c: members.add_member(
+                c,
+                ctx.settings.auth,
+                access.workspace,
+                data.email,
+                data.name,
+                data.role,
+                identity.actor,
+                access.role,
+                ctx.now(),
+            )
+        )
+        link = (
+            f"{ctx.settings.server.public_url()}/reset/{added.reset_link_token}"
+            if added.reset_link_token
+            else None
+        )
         return MemberAdded(_member_out(added.user, added.role.value), link)
 
     @patch("/members/{user_id:int}", opt=_ws(Permission.MANAGE_MEMBERS))
-    async def change_role(self, request: Request[Any, Any, Any], user_id: FromPath[int], data: JSONBody[RoleIn]) -> Response[None]:
+    async def change_role(
+        self, request: Request[Any, Any, Any], user_id: FromPath[int], data: JSONBody[RoleIn]
+    ) -> Response[None]:
         ctx, access, identity = ctx_of(request), workspace_of(request), identity_of(request)
-        await ctx.db.awrite(lambda c: members.change_role(
-            c, access.workspace, user_id, data.role, identity.actor, access.role, ctx.now()))
+        await ctx.db.awrite(
+            lambda c: members.change_role(
+                c, access.workspace, user_id, data.role, identity.actor, access.role, ctx.now()
+            )
+        )
         return Response(None, status_code=204)
 
     @delete("/members/{user_id:int}", opt=_ws(Permission.MANAGE_MEMBERS), status_code=204)
     async def remove_member(self, request: Request[Any, Any, Any], user_id: FromPath[int]) -> None:
         ctx, access, identity = ctx_of(request), workspace_of(request), identity_of(request)
-        await ctx.db.awrite(lambda c: members.remove_member(
-            c, access.workspace, user_id, identity.actor, access.role, ctx.now()))
+        await ctx.db.awrite(
+            lambda c: members.remove_member(
+                c, access.workspace, user_id, identity.actor, access.role, ctx.now()
+            )
+        )
 
     @get("/api-keys", opt=_ws(Permission.MANAGE_MEMBERS))
     async def list_keys(self, request: Request[Any, Any, Any]) -> list[ApiKeyOut]:
@@ -187,21 +227,32 @@ class WorkspaceApi(Controller):
     async def create_key(self, request: Request[Any, Any, Any], data: JSONBody[ApiKeyIn]) -> ApiKeyCreated:
         """Create a key. The full key is in this response only; it is stored hashed."""
         ctx, access, identity = ctx_of(request), workspace_of(request), identity_of(request)
-        created = await ctx.db.awrite(lambda c: service.create_api_key(
-            c, access.workspace.id, data.name, data.role, identity.actor, ctx.now(), data.expires_at))
+        created = await ctx.db.awrite(
+            lambda c: service.create_api_key(
+                c, access.workspace.id, data.name, data.role, identity.actor, ctx.now(), data.expires_at
+            )
+        )
         return ApiKeyCreated(created.key, _key_out(created.row))
 
     @delete("/api-keys/{key_id:int}", opt=_ws(Permission.MANAGE_MEMBERS), status_code=204)
     async def revoke_key(self, request: Request[Any, Any, Any], key_id: FromPath[int]) -> None:
         ctx, access, identity = ctx_of(request), workspace_of(request), identity_of(request)
-        await ctx.db.awrite(lambda c: members.revoke_key(c, access.workspace, key_id, identity.actor, ctx.now()))
+        await ctx.db.awrite(
+            lambda c: members.revoke_key(c, access.workspace, key_id, identity.actor, ctx.now())
+        )
 
     @get("/audit", opt=_ws(Permission.MANAGE_MEMBERS))
-    async def audit_log(self, request: Request[Any, Any, Any], before: FromQuery[int | None] = None, action: FromQuery[str] = "",
-                        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100) -> list[AuditOut]:
+    async def audit_log(
+        self,
+        request: Request[Any, Any, Any],
+        before: FromQuery[int | None] = None,
+        action: FromQuery[str] = "",
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+    ) -> list[AuditOut]:
         ws = workspace_of(request).workspace
         found = await ctx_of(request).db.aread(
-            lambda c: audit.entries(c, ws.id, limit=limit, before_id=before, action_prefix=action[:100]))
+            lambda c: audit.entries(c, ws.id, limit=limit, before_id=before, action_prefix=action[:100])
+        )
         return [AuditOut(e.id, e.at, e.actor, e.action, e.target, e.ip, e.detail) for e in found]
 
 

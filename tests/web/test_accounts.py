@@ -420,3 +420,18 @@ def test_session_token_is_stored_hashed(parts: Parts, owner: Member) -> None:
         lambda c: scalar(c, "SELECT count(*) FROM sessions WHERE token_hash = ?", (owner.session_token,))
     )
     assert (found, raw) == (1, 0)
+
+
+def test_me_answers_for_an_api_key_too(
+    client: TestClient, owner: Member, parts: Parts, clock: FakeClock
+) -> None:
+    from signalcraft.db.queries import audit
+
+    new = parts.ctx.db.write(
+        lambda c: service.create_api_key(
+            c, owner.workspace.id, "ci", Role.RESPONDER, audit.CLI, clock(), None
+        )
+    )
+    body = client.get("/api/v1/me", headers={"Authorization": f"Bearer {new.key}"}).json()
+    assert body["api_key"]["role"] == "responder" and body["workspaces"][0]["slug"] == "acme"
+    assert new.key not in str(body)

@@ -144,7 +144,9 @@ def test_every_route_is_public_on_purpose_or_declares_a_permission(parts: Parts)
             public.add((case.method, case.template))
             continue
         assert isinstance(case.opt.get("permission"), Permission), f"{case} declares no permission"
-        assert case.opt.get("scope") in ("workspace", "user", "instance"), f"{case} declares no scope"
+        assert case.opt.get("scope") in ("workspace", "user", "caller", "instance"), (
+            f"{case} declares no scope"
+        )
         if case.opt["scope"] == "workspace":
             assert "{slug" in case.template, f"{case} is workspace-scoped but has no {{slug}}"
     assert public == PUBLIC_ROUTES

@@ -91,6 +91,11 @@ def workspace_by_slug(conn: apsw.Connection, slug: str) -> Workspace | None:
     return Workspace(*row) if row else None
 
 
+def workspace_by_id(conn: apsw.Connection, workspace_id: int) -> Workspace | None:
+    row = one(conn, "SELECT id, slug, name FROM workspaces WHERE id = ?", (workspace_id,))
+    return Workspace(*row) if row else None
+
+
 def list_workspaces(conn: apsw.Connection) -> list[Workspace]:
     return [Workspace(*r) for r in rows(conn, "SELECT id, slug, name FROM workspaces ORDER BY slug")]
 
