@@ -1,0 +1,1 @@
+"""Notifications: channels, the outbox, and the one outbound HTTP client (http.py)."""
