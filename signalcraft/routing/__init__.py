@@ -1,0 +1,1 @@
+"""Routing: rules, matchers, silences, inhibition, maintenance windows (pure) and their storage."""
