@@ -16,13 +16,16 @@ import apsw
 import orjson
 
 from signalcraft import __version__
+from signalcraft import integrations as svc
 from signalcraft.auth import members, passwords, service
 from signalcraft.auth.rbac import API_KEY_ROLES, Role
 from signalcraft.config import ConfigError, Settings, load_settings
 from signalcraft.db import Database, backup
 from signalcraft.db.queries import accounts as q
 from signalcraft.db.queries import audit
+from signalcraft.db.queries import integrations as iq
 from signalcraft.errors import InvalidInput, NotFound, SignalCraftError
+from signalcraft.ingest.registry import SOURCES
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -321,6 +324,96 @@ def cmd_apikey(args: argparse.Namespace) -> int:
     return _with_db(args, run)
 
 
+def _integration_settings(text: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"not valid JSON ({exc})", field="--settings-json") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("must be a JSON object", field="--settings-json")
+    return value
+
+
+def _integration_row(i: iq.Integration) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "type": i.type,
+        "name": i.name,
+        "token_hint": i.token_hint,
+        "settings": svc.public_settings(i.settings),
+        "created_at": i.created_at,
+        "rotated_at": i.rotated_at,
+        "revoked_at": i.revoked_at,
+        "last_received_at": i.last_received_at,
+    }
+
+
+def _emit_credential(out: Out, created: svc.Created, base_url: str, verb: str) -> None:
+    """What the monitoring tool needs, shown once: the same ``credential_for`` as the API."""
+    integration = created.integration
+    cred = svc.credential_for(integration, created.token, base_url)
+    out.emit(
+        {
+            "id": integration.id,
+            "type": integration.type,
+            "name": integration.name,
+            "ingest_url": cred.ingest_url,
+            "credential": cred.as_dict(),
+        },
+        f"{verb} integration {integration.id} ({integration.type}, {integration.name})\n"
+        f"ingest URL: {cred.ingest_url}\n"
+        f"{cred.credential_name} (shown once, stored hashed): {cred.credential}",
+    )
+
+
+def _refused_within(what: str) -> str:
+    """A running server caches integrations by credential for a few seconds."""
+    from signalcraft.web.ingest.common import CACHE_SECONDS  # imports litestar: only when needed
+
+    return f"a running server refuses {what} within {CACHE_SECONDS:g} s"
+
+
+def cmd_integration(args: argparse.Namespace) -> int:
+    def run(db: Database, settings: Settings) -> int:
+        out, now = Out(args.json), _now()
+        ws = db.read(lambda c: _workspace(c, args.workspace))
+        base_url = settings.server.public_url()
+        if args.action == "list":
+            found = db.read(lambda c: iq.list_for(c, ws.id))
+            out.emit(
+                [_integration_row(i) for i in found],
+                "\n".join(
+                    f"{i.id}\t{i.type}\t{i.token_hint}...\t{i.name}{'  (revoked)' if i.revoked_at else ''}"
+                    for i in found
+                )
+                or "no integrations",
+            )
+            return EXIT_OK
+        if args.action == "revoke":
+            row = db.write(lambda c: svc.revoke(c, ws.id, args.id, audit.CLI, now))
+            out.emit(
+                {"id": row.id, "revoked_at": row.revoked_at},
+                f"revoked integration {row.id} ({row.name}); {_refused_within('its credential')}",
+            )
+            return EXIT_OK
+        if args.action == "rotate":
+            rotated = db.write(lambda c: svc.rotate(c, ws.id, args.id, audit.CLI, now))
+            _emit_credential(out, rotated, base_url, "rotated")
+            if not args.json:
+                sys.stdout.write(_refused_within("the old credential") + "\n")
+            return EXIT_OK
+        if args.type not in SOURCES:
+            raise InvalidInput(f"choose one of: {', '.join(SOURCES)}", field="--type")
+        wanted = _integration_settings(args.settings_json)
+        created = db.write(lambda c: svc.create(c, ws.id, args.type, args.name, wanted, audit.CLI, now))
+        _emit_credential(out, created, base_url, "created")
+        return EXIT_OK
+
+    return _with_db(args, run)
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     settings = _settings(args)
     result = backup.backup_database(settings.data.database_path, Path(args.file))
@@ -417,6 +510,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expires-days", type=int, default=0)
     p.add_argument("--id", type=int, default=0, help="with revoke: the key's id")
 
+    p = add("integration", cmd_integration, "manage integrations (where monitoring tools send alerts)")
+    p.add_argument("action", choices=["create", "list", "rotate", "revoke"])
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--type", default="", help=f"with create: one of {', '.join(SOURCES)}")
+    p.add_argument("--name", default="", help="with create")
+    example = '{"mapping": {"title": "check.name"}}'
+    p.add_argument(
+        "--settings-json", default="", metavar="JSON", help=f"with create: e.g. '{example}' for a webhook"
+    )
+    p.add_argument("--id", type=int, default=0, help="with rotate and revoke: the integration's id")
+
     p = add("backup", cmd_backup, "write a consistent copy of the database (safe while serving)")
     p.add_argument("file")
     p = add("restore", cmd_restore, "replace the database with a backup (stop the server first)")
@@ -437,6 +541,9 @@ def _require(args: argparse.Namespace) -> None:
         ("workspace", "create"): ["slug"],
         ("apikey", "create"): ["name"],
         ("apikey", "revoke"): ["id"],
+        ("integration", "create"): ["type", "name"],
+        ("integration", "rotate"): ["id"],
+        ("integration", "revoke"): ["id"],
         ("db", "export"): ["table"],
     }
     for name in needs.get((args.command, getattr(args, "action", "")), []):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from huey import crontab
 
 from signalcraft.db.queries import accounts as q
+from signalcraft.retention import RetentionResult, apply_retention
 
 if TYPE_CHECKING:
     from huey import Huey
@@ -33,4 +34,9 @@ def register(huey: Huey, ctx: AppContext) -> dict[str, object]:
 
         ctx.db.write(prune)
 
-    return {"housekeeping": housekeeping}
+    @huey.periodic_task(crontab(hour="3", minute="17"), name="retention")
+    def retention() -> RetentionResult:
+        """Nightly (03:17 UTC): delete raw payloads and ingest log lines past [ingest] raw_retention_days."""
+        return apply_retention(ctx.db, ctx.settings.ingest, ctx.now())
+
+    return {"housekeeping": housekeeping, "retention": retention}

@@ -82,8 +82,8 @@ async def ingest_by_token(request: Request[Any, Any, Any], token: FromPath[str])
     integration = await gate.integration(ctx, token, types=(
         "alertmanager", "grafana", "datadog", "webhook", "sentry", "prometheus"))
     gate.take(integration.id)
-    body, payload = await read_json(request)
     try:
+        body, payload = await read_json(request)
         result = _parse_by_type(integration, payload, dict(headers_of(request)), body, ctx.now())
     except PayloadError as exc:
         await reject(request, integration, exc)
@@ -100,8 +100,8 @@ async def _api_v2(request: Request[Any, Any, Any], token: str) -> Response[Any]:
     gate = gate_of(ctx)
     integration = await gate.integration(ctx, token, types=("prometheus", "alertmanager"))
     gate.take(integration.id)
-    body, payload = await read_json(request)
     try:
+        body, payload = await read_json(request)
         result = alertmanager.parse_api_v2(payload, headers_of(request), now=_utc(ctx.now()))
     except PayloadError as exc:
         await reject(request, integration, exc)
@@ -235,6 +235,7 @@ async def opsgenie_action(request: Request[Any, Any, Any], identifier: FromPath[
         payload = load_json(body) if body.strip() else None
         parsed = opsgenie.parse_action(payload, headers_of(request), action, identifier, identifier_type)
     except PayloadError as exc:
+        await reject(request, integration, exc, action=action.capitalize()[:20])
         return _og_error(f"{exc.field}: {exc.message}" if exc.field else exc.message, started, 400)
     fingerprint = identifier if parsed.identifier_type == "alias" else await _fingerprint_by_id(
         ctx, integration, parsed.identifier)
@@ -282,6 +283,10 @@ async def opsgenie_heartbeat(request: Request[Any, Any, Any], name: FromPath[str
     name = name.strip()[:200]
     if not name:
         return _og_error("name: is missing or blank", started, 400)
+    try:
+        await read_body(request)  # bounded like every ingest body, then ignored (Opsgenie sends none)
+    except PayloadError as exc:
+        return _og_error(f"{exc.field}: {exc.message}" if exc.field else exc.message, started, 400)
     now = ctx.now()
     await ctx.db.awrite(lambda c: aq.record_heartbeat(c, integration.workspace_id, integration.id, name, now))
     return _og_reply(new_request_id(), started)

@@ -1,0 +1,5 @@
+-- Rows that point at a raw payload, indexed: retention deletes payloads in batches and the
+-- foreign keys (ON DELETE SET NULL) must find the referring rows without scanning tables.
+CREATE INDEX alerts_raw ON alerts(raw_id) WHERE raw_id IS NOT NULL;
+CREATE INDEX deploy_events_raw ON deploy_events(raw_id) WHERE raw_id IS NOT NULL;
+CREATE INDEX ingest_log_raw ON ingest_log(raw_id) WHERE raw_id IS NOT NULL;
