@@ -7,6 +7,8 @@ so a route can map every client mistake to a 4xx in one place.
 from __future__ import annotations
 
 import zlib
+
+import brotli
 from collections.abc import Iterable
 
 import orjson
@@ -59,7 +61,9 @@ def json_depth(value: JSONValue) -> int:
 
 
 def decode_body(body: bytes, content_encoding: str | None, *, max_bytes: int) -> bytes:
-    """Undo ``Content-Encoding`` (gzip, deflate, identity), refusing output over ``max_bytes``.
+    """Undo ``Content-Encoding`` (gzip, deflate, br, identity), refusing output over ``max_bytes``.
+
+    sentry-sdk 2.x sends brotli (``br``) whenever the brotli module is importable in the app.
 
     Encodings listed as ``gzip, identity`` were applied in that order, so they are
     undone last to first (RFC 9110 section 8.4). ``deflate`` is meant to be zlib-wrapped,
@@ -76,11 +80,30 @@ def decode_body(body: bytes, content_encoding: str | None, *, max_bytes: int) ->
         elif coding == "deflate":
             wbits = zlib.MAX_WBITS if _has_zlib_header(data) else -zlib.MAX_WBITS
             data = _inflate(data, wbits, max_bytes)
+        elif coding == "br":
+            data = _unbrotli(data, max_bytes)
         else:
             raise PayloadError("content-encoding", f"unsupported encoding {coding!r}")
     if len(data) > max_bytes:
         raise BodyTooLarge(max_bytes)
     return data
+
+
+def _unbrotli(data: bytes, max_bytes: int) -> bytes:
+    """Brotli-decompress without letting the output grow past ``max_bytes``."""
+    decompressor = brotli.Decompressor()
+    out = bytearray()
+    try:
+        out += decompressor.process(data, output_buffer_limit=max_bytes + 1)
+        while len(out) <= max_bytes and not decompressor.can_accept_more_data():
+            out += decompressor.process(b"", output_buffer_limit=max_bytes + 1 - len(out))
+    except brotli.error as exc:
+        raise PayloadError("content-encoding", f"corrupt brotli body: {exc}") from None
+    if len(out) > max_bytes:
+        raise BodyTooLarge(max_bytes)
+    if not decompressor.is_finished():
+        raise PayloadError("content-encoding", "truncated brotli body")
+    return bytes(out)
 
 
 def _has_zlib_header(data: bytes) -> bool:

@@ -88,10 +88,35 @@ def test_plain_body_over_the_limit_is_refused() -> None:
     [
         (b"not gzip", "gzip", "corrupt"),
         (gzip.compress(b"a" * 100)[:-12], "gzip", "truncated"),
-        (b"x", "br", "unsupported"),
+        (b"x", "zstd", "unsupported"),
     ],
 )
 def test_bad_encodings_name_the_header(body: bytes, encoding: str, message: str) -> None:
     with pytest.raises(PayloadError, match=message) as err:
         decode_body(body, encoding, max_bytes=1000)
     assert err.value.field == "content-encoding"
+
+
+def test_brotli_bodies_are_decoded_as_sentry_sdk_sends_them() -> None:
+    import brotli
+
+    body = b'{"hello": "world"}' * 100
+    assert decode_body(brotli.compress(body), "br", max_bytes=10_000) == body
+
+
+def test_a_brotli_bomb_stops_at_the_limit() -> None:
+    import brotli
+
+    bomb = brotli.compress(b"\0" * 5_000_000)
+    with pytest.raises(BodyTooLarge):
+        decode_body(bomb, "br", max_bytes=100_000)
+
+
+def test_corrupt_or_truncated_brotli_is_a_400_not_a_crash() -> None:
+    import brotli
+
+    good = brotli.compress(b"x" * 10_000)
+    for broken in (b"not brotli at all", good[: len(good) // 2]):
+        with pytest.raises(PayloadError) as info:
+            decode_body(broken, "br", max_bytes=100_000)
+        assert info.value.field == "content-encoding"
