@@ -349,3 +349,16 @@ def test_cursor_pagination_walks_every_group_once(
         if not cursor:
             break
     assert seen == [f"alert {n}" for n in reversed(range(7))]
+
+
+def test_the_sentry_key_is_not_kept_in_the_raw_payload(api: TestClient, make_integration: Make) -> None:
+    created = make_integration("sentry")
+    dsn = created["credential"]["dsn"]
+    key, project = dsn.split("//", 1)[1].split("@")[0], dsn.rsplit("/", 1)[1]
+    envelope = sample("sentry", "002-message.envelope").replace(b"abcdef0123456789abcdef0123456789", key.encode())
+    assert key.encode() in envelope
+    reply = api.post(f"/api/{project}/envelope/", content=envelope, headers={"X-Sentry-Auth": f"Sentry sentry_key={key}"})
+    assert reply.status_code == 200
+    alert = group_detail(api, groups(api)[0]["id"])["alerts"][0]
+    raw = api.get(f"/api/v1/workspaces/acme/raw-payloads/{alert['raw_id']}")
+    assert raw.status_code == 200 and key not in raw.text and "[sentry_key]" in raw.text

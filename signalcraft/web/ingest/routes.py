@@ -17,8 +17,9 @@ import time
 import uuid
 from typing import Any
 
-from litestar import Request, Response, get, post, route
+from litestar import MediaType, Request, Response, get, post, route
 from litestar.params import FromPath, FromQuery
+from litestar.response.base import ASGIResponse
 
 from signalcraft.db.queries import alerts as aq
 from signalcraft.db.queries import integrations as iq
@@ -95,29 +96,36 @@ async def ingest_by_token(request: Request[Any, Any, Any], token: FromPath[str])
 
 # --- Alertmanager API v2 (Prometheus as a client) ---------------------------------------
 
-async def _api_v2(request: Request[Any, Any, Any], token: str) -> Response[Any]:
+# What ``Response(None)`` renders (200, ``null``, application/json), built once: Prometheus
+# posts here every evaluation interval. Sharing it is safe: an ASGIResponse only reads its
+# fields when sent (each send gets a fresh header list) and Litestar passes a returned
+# ASGI app through untouched.
+_API_V2_OK = ASGIResponse(body=b"null", status_code=200, media_type=MediaType.JSON)
+
+
+async def _api_v2(request: Request[Any, Any, Any], token: str) -> ASGIResponse:
     ctx = ctx_of(request)
     gate = gate_of(ctx)
     integration = await gate.integration(ctx, token, types=("prometheus", "alertmanager"))
     gate.take(integration.id)
+    body, payload = await read_json(request)
     try:
-        body, payload = await read_json(request)
         result = alertmanager.parse_api_v2(payload, headers_of(request), now=_utc(ctx.now()))
     except PayloadError as exc:
         await reject(request, integration, exc)
         raise
     await accept(request, integration, result, body)
-    return Response(None, status_code=200)
+    return _API_V2_OK
 
 
 @post("/ingest/{token:str}/api/v2/alerts", **NO_LIMIT)
-async def api_v2_alerts_prefixed(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
+async def api_v2_alerts_prefixed(request: Request[Any, Any, Any], token: FromPath[str]) -> ASGIResponse:
     """For Prometheus ``alertmanagers: [{path_prefix: /ingest/<token>, static_configs: ...}]``."""
     return await _api_v2(request, token)
 
 
 @post("/api/v2/alerts", **NO_LIMIT)
-async def api_v2_alerts(request: Request[Any, Any, Any]) -> Response[Any]:
+async def api_v2_alerts(request: Request[Any, Any, Any]) -> ASGIResponse:
     """For Prometheus with ``authorization: {credentials: <token>}``."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":
@@ -155,16 +163,16 @@ async def _pd(request: Request[Any, Any, Any], *, change: bool) -> Response[Any]
     except PayloadError as exc:
         await reject(request, integration, exc)
         return _pd_invalid(pagerduty.pd_errors(exc))
-    await accept(request, integration, result, _redact_routing_key(body, routing_key))
+    await accept(request, integration, result, redact(body, routing_key, b"[routing_key]"))
     reply: dict[str, Any] = {"status": "success", "message": "Event processed"}
     if not change:
         reply["dedup_key"] = result.alerts[0].dedup_key
     return Response(reply, status_code=202)
 
 
-def _redact_routing_key(body: bytes, routing_key: str) -> bytes:
+def redact(body: bytes, credential: str, placeholder: bytes) -> bytes:
     """The stored raw payload must not hold the integration's credential."""
-    return body.replace(routing_key.encode(), b"[routing_key]")
+    return body.replace(credential.encode(), placeholder) if credential else body
 
 
 @post("/v2/enqueue", **NO_LIMIT)
@@ -328,7 +336,8 @@ async def _sentry(request: Request[Any, Any, Any], project_id: int, *, envelope:
     except PayloadError as exc:
         await reject(request, integration, exc)
         return _sentry_error(f"{exc.field}: {exc.message}" if exc.field else exc.message, 400)
-    await accept(request, integration, result, body if result.alerts else b"")
+    # The envelope header repeats the DSN (and trace.public_key): keep the key out of storage.
+    await accept(request, integration, result, redact(body, key, b"[sentry_key]") if result.alerts else b"")
     return Response({"id": event_id or uuid.uuid4().hex}, status_code=200)
 
 
