@@ -23,6 +23,8 @@ from signalcraft.web import (
     integration_pages,
     live,
     ops,
+    replay_api,
+    replay_pages,
 )
 from signalcraft.web.access import access_guard
 from signalcraft.web.context import AppContext
@@ -65,6 +67,8 @@ def create_app(ctx: AppContext) -> Litestar:
         *live.HANDLERS,
         *ingest_routes.HANDLERS,
         *api_docs.HANDLERS,
+        *replay_api.HANDLERS,
+        *replay_pages.HANDLERS,
         static,
     ]
     app = Litestar(

@@ -149,6 +149,18 @@ class IngestConfig:
 
 
 @dataclass(frozen=True)
+class ReplayConfig:
+    enabled: bool = _key(True, "true or false")
+    sample_rate: int = _key(100, "a percentage of sessions to record, 0 to 100", _between(0, 100))
+    max_chunk_bytes: int = _key(
+        2_097_152, "an integer between 1024 and 104857600", _between(1024, 104_857_600)
+    )
+    inactivity_minutes: int = _key(30, "minutes between 1 and 1440", _between(1, 1440))
+    retention_days: int = _key(30, "days between 1 and 3650", _between(1, 3650))
+    quota_mb_per_workspace: int = _key(1024, "megabytes between 1 and 1048576", _between(1, 1_048_576))
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerConfig = field(default_factory=ServerConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -157,6 +169,7 @@ class Settings:
     log: LogConfig = field(default_factory=LogConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
     # Where the settings came from, for messages ("" = embedded defaults).
     source: str = ""
 

@@ -58,6 +58,10 @@ class Parts:
 
 def build(settings: Settings, *, clock: Clock = system_clock) -> Parts:
     """Wire everything without starting anything (tests use this too)."""
+    from signalcraft import tasks_alerts
+    from signalcraft.events import AlertBus
+    from signalcraft.replay import tasks as replay_tasks
+
     try:
         settings.data.path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -76,7 +80,10 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Parts:
         huey=huey,
         clock=clock,
     )
-    ctx.extras["tasks"] = register(huey, ctx)
+    ctx.extras["alert_bus"] = AlertBus()
+    ctx.extras["tasks"] = (
+        register(huey, ctx) | tasks_alerts.register(huey, ctx) | replay_tasks.register(huey, ctx)
+    )
     metrics.gauge_callback(
         "signalcraft_db_write_transactions",
         "Write transactions committed.",

@@ -55,6 +55,9 @@ PUBLIC_ROUTES = {
     ("PUT", "/v2/heartbeats/{name:str}/ping"),
     ("POST", "/api/{project_id:int}/envelope"),
     ("POST", "/api/{project_id:int}/store"),
+    # Session replay recorder: the workspace's public replay key plus its Origin allow-list.
+    ("GET", "/replay/{key:str}/config"),
+    ("POST", "/replay/{key:str}/sessions/{session_id:str}/chunks"),
 }
 # Routes any signed-in user may use to change their own account, whatever their role.
 OWN_ACCOUNT_WRITES = {("POST", "/logout"), ("POST", "/account/password")}
