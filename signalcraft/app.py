@@ -16,15 +16,21 @@ from signalcraft.web import (
     api_accounts,
     api_actions,
     api_alerts,
+    api_channels,
     api_docs,
+    api_routing,
     auth_pages,
     dashboard_pages,
     inbox_pages,
     integration_pages,
     live,
     ops,
+    ping_routes,
     replay_api,
     replay_pages,
+    sso_pages,
+    uptime_api,
+    uptime_pages,
 )
 from signalcraft.web.access import access_guard
 from signalcraft.web.context import AppContext
@@ -60,7 +66,9 @@ def create_app(ctx: AppContext) -> Litestar:
         WorkspacePages,
         *api_accounts.HANDLERS,
         *api_alerts.HANDLERS,
+        *api_channels.HANDLERS,
         *api_actions.HANDLERS,
+        *api_routing.HANDLERS,
         *inbox_pages.HANDLERS,
         *integration_pages.HANDLERS,
         *dashboard_pages.HANDLERS,
@@ -69,6 +77,10 @@ def create_app(ctx: AppContext) -> Litestar:
         *api_docs.HANDLERS,
         *replay_api.HANDLERS,
         *replay_pages.HANDLERS,
+        *sso_pages.HANDLERS,
+        *uptime_api.HANDLERS,
+        *uptime_pages.HANDLERS,
+        *ping_routes.HANDLERS,
         static,
     ]
     app = Litestar(

@@ -122,14 +122,16 @@ def cmd_init(args: argparse.Namespace) -> int:
     if target.exists() and not args.force:
         raise InvalidInput(f"{target} exists already (use --force to overwrite)", field="--config")
     data_dir = args.data_dir or "./signalcraft-data"
+    # Check everything the user typed before writing anything, so a failed init can be retried.
+    q.check_email(args.email)
+    q.check_slug(args.workspace)
+    password, generated = _password_from(args, cfg_min=load_settings(None).auth.password_min_length)
+    hashed = passwords.hash_password(password)
     target.write_text(
         f'# SignalCraft configuration. Every key: config.example.toml\n\n[data]\ndir = "{data_dir}"\n',
         encoding="utf-8",
     )
     args.config = str(target)
-    settings = _settings(args)
-    password, generated = _password_from(args, cfg_min=settings.auth.password_min_length)
-    hashed = passwords.hash_password(password)
 
     def create(db: Database, settings: Settings) -> int:
         from signalcraft.web.auth_pages import create_owner
@@ -158,7 +160,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         Out(args.json).emit(data, text)
         return EXIT_OK
 
-    return _with_db(args, create)
+    try:
+        return _with_db(args, create)
+    except BaseException:
+        target.unlink(missing_ok=True)  # nothing half-done: the next init starts clean
+        raise
 
 
 def cmd_user(args: argparse.Namespace) -> int:

@@ -161,6 +161,23 @@ class ReplayConfig:
 
 
 @dataclass(frozen=True)
+class UptimeConfig:
+    min_interval_seconds: int = _key(30, "seconds between 1 and 86400", _between(1, 86_400))
+    max_concurrency: int = _key(100, "checks running at once, 1 to 10000", _between(1, 10_000))
+    default_timeout_seconds: int = _key(10, "seconds between 1 and 120", _between(1, 120))
+    failures_before_down: int = _key(3, "an integer between 1 and 100", _between(1, 100))
+    successes_before_up: int = _key(1, "an integer between 1 and 100", _between(1, 100))
+    flap_changes: int = _key(5, "state changes between 2 and 100", _between(2, 100))
+    flap_window_minutes: int = _key(60, "minutes between 1 and 1440", _between(1, 1440))
+    raw_retention_days: int = _key(2, "days between 1 and 90", _between(1, 90))
+    log_body_max_bytes: int = _key(10_000, "bytes between 0 and 1048576", _between(0, 1_048_576))
+    log_bodies_kept: int = _key(100, "an integer between 1 and 10000", _between(1, 10_000))
+    allowed_networks: tuple[str, ...] = _list_key(
+        (), "a list of IP networks (CIDR)", lambda v: all(_is_network(n) for n in v)
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerConfig = field(default_factory=ServerConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -170,6 +187,7 @@ class Settings:
     auth: AuthConfig = field(default_factory=AuthConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
+    uptime: UptimeConfig = field(default_factory=UptimeConfig)
     # Where the settings came from, for messages ("" = embedded defaults).
     source: str = ""
 

@@ -102,9 +102,13 @@ def check_settings(type_: str, settings: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+INTERNAL_TYPES = frozenset({"uptime"})  # made by SignalCraft itself, never by users
+USER_TYPES = tuple(t for t in SOURCES if t not in INTERNAL_TYPES)
+
+
 def check_type(type_: str) -> str:
-    if type_ not in SOURCES:
-        raise InvalidInput(f"choose one of: {', '.join(SOURCES)}", field="type")
+    if type_ not in USER_TYPES:
+        raise InvalidInput(f"choose one of: {', '.join(USER_TYPES)}", field="type")
     return type_
 
 

@@ -7,6 +7,7 @@ escaping and histogram buckets right and is what every Prometheus user already t
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -66,6 +67,24 @@ class Metrics:
         self.up = Gauge("signalcraft_up", "1 while the process serves.", registry=self.registry)
         self._callbacks = _CallbackGauges()
         self.registry.register(self._callbacks)
+        # Children by label values: ``labels()`` validates and locks on every call, and the
+        # request path asks for the same few children thousands of times a second.
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        key = (id(metric), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One HTTP request: counted by route template, method and status; timed by route."""
+        self._child(self.http_requests, route, method, str(status)).inc()
+        self._child(self.http_latency, route, method).observe(seconds)
+
+    def count_ingested(self, source: str, alerts: int) -> None:
+        self._child(self.alerts_ingested, source).inc(alerts)
 
     def gauge_callback(self, name: str, doc: str, fn: Callable[[], float]) -> None:
         self._callbacks.sources[name] = (doc, fn)

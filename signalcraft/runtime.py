@@ -27,6 +27,7 @@ from signalcraft.config import Settings
 from signalcraft.db import Database
 from signalcraft.errors import SignalCraftError
 from signalcraft.metrics import Metrics
+from signalcraft.notify import tasks as notify_tasks
 from signalcraft.paths import templates_dir
 from signalcraft.queue import QueueConsumer, create_huey, instrument
 from signalcraft.tasks import register
@@ -61,6 +62,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Parts:
     from signalcraft import tasks_alerts
     from signalcraft.events import AlertBus
     from signalcraft.replay import tasks as replay_tasks
+    from signalcraft.routing import tasks as routing_tasks
 
     try:
         settings.data.path.mkdir(parents=True, exist_ok=True)
@@ -82,7 +84,11 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Parts:
     )
     ctx.extras["alert_bus"] = AlertBus()
     ctx.extras["tasks"] = (
-        register(huey, ctx) | tasks_alerts.register(huey, ctx) | replay_tasks.register(huey, ctx)
+        register(huey, ctx)
+        | tasks_alerts.register(huey, ctx)
+        | replay_tasks.register(huey, ctx)
+        | routing_tasks.register(huey, ctx)
+        | notify_tasks.register(huey, ctx)
     )
     metrics.gauge_callback(
         "signalcraft_db_write_transactions",
@@ -178,6 +184,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> in
     await server_task
     await probe_task
     await asyncio.to_thread(parts.consumer.stop)
+    await asyncio.to_thread(notify_tasks.shutdown, ctx)
     ctx.health.queue_consumer = False
     ctx.db.close()
     sock.close()

@@ -80,8 +80,15 @@ def target_for(integration: Integration, token: str, base_url: str) -> Target:
     cred = credential_for(integration, token, base_url)
     raw_mapping = integration.settings.get("mapping")
     mapping = mapping_from_settings(raw_mapping) if isinstance(raw_mapping, dict) else None
-    return Target(integration.type, base_url.rstrip("/"), cred.ingest_url, cred.credential_name,
-                  cred.credential, token, mapping)
+    return Target(
+        integration.type,
+        base_url.rstrip("/"),
+        cred.ingest_url,
+        cred.credential_name,
+        cred.credential,
+        token,
+        mapping,
+    )
 
 
 def _q(value: str) -> str:
@@ -105,13 +112,14 @@ def _host_port(url: str) -> tuple[str, str, str]:
 
 # --- Alertmanager receivers ---------------------------------------------------------------
 
-_AM_WHERE = ("alertmanager.yml: add the receiver and point a route at it "
-             "(this minimal file sends everything to SignalCraft).")
+_AM_WHERE = (
+    "alertmanager.yml: add the receiver and point a route at it "
+    "(this minimal file sends everything to SignalCraft)."
+)
 
 
 def _alertmanager(config_key: str, fields: list[tuple[str, str]]) -> str:
-    lines = ["route:", "  receiver: signalcraft", "receivers:", "  - name: signalcraft",
-             f"    {config_key}:"]
+    lines = ["route:", "  receiver: signalcraft", "receivers:", "  - name: signalcraft", f"    {config_key}:"]
     for i, (name, value) in enumerate(fields):
         lines.append(f"      {'- ' if i == 0 else '  '}{name}: {value}")
     lines.append("        send_resolved: true")
@@ -125,22 +133,39 @@ def alertmanager_webhook(t: Target) -> Snippet:
 
 def alertmanager_pagerduty(t: Target) -> Snippet:
     text = _alertmanager("pagerduty_configs", [("routing_key", _q(t.credential)), ("url", _q(t.ingest_url))])
-    return Snippet("alertmanager-pagerduty", "Alertmanager pagerduty_configs", "yaml", text,
-                   "alertmanager.yml: keep your PagerDuty receiver, set its url and routing_key to these.")
+    return Snippet(
+        "alertmanager-pagerduty",
+        "Alertmanager pagerduty_configs",
+        "yaml",
+        text,
+        "alertmanager.yml: keep your PagerDuty receiver, set its url and routing_key to these.",
+    )
 
 
 def alertmanager_opsgenie(t: Target) -> Snippet:
     text = _alertmanager("opsgenie_configs", [("api_key", _q(t.credential)), ("api_url", _q(t.ingest_url))])
-    return Snippet("alertmanager-opsgenie", "Alertmanager opsgenie_configs", "yaml", text,
-                   "alertmanager.yml: keep your Opsgenie receiver, set its api_url and api_key to these.")
+    return Snippet(
+        "alertmanager-opsgenie",
+        "Alertmanager opsgenie_configs",
+        "yaml",
+        text,
+        "alertmanager.yml: keep your Opsgenie receiver, set its api_url and api_key to these.",
+    )
 
 
 # --- Prometheus as an Alertmanager client ------------------------------------------------
 
+
 def _prometheus(scheme: str, target: str, extra: list[str]) -> str:
-    lines = ["alerting:", "  alertmanagers:", f"    - scheme: {scheme}", "      api_version: v2",
-             *(f"      {line}" for line in extra),
-             "      static_configs:", f"        - targets: [{_q(target)}]"]
+    lines = [
+        "alerting:",
+        "  alertmanagers:",
+        f"    - scheme: {scheme}",
+        "      api_version: v2",
+        *(f"      {line}" for line in extra),
+        "      static_configs:",
+        f"        - targets: [{_q(target)}]",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -148,8 +173,13 @@ def prometheus_path_prefix(t: Target) -> Snippet:
     scheme, target, _ = _host_port(t.ingest_url)
     prefix = urlsplit(t.ingest_url).path.removesuffix("/api/v2/alerts")
     text = _prometheus(scheme, target, [f"path_prefix: {_q(prefix)}"])
-    return Snippet("prometheus", "Prometheus alerting (token in the path)", "yaml", text,
-                   "prometheus.yml: Prometheus posts to <target><path_prefix>/api/v2/alerts.")
+    return Snippet(
+        "prometheus",
+        "Prometheus alerting (token in the path)",
+        "yaml",
+        text,
+        "prometheus.yml: Prometheus posts to <target><path_prefix>/api/v2/alerts.",
+    )
 
 
 def prometheus_bearer(t: Target) -> Snippet:
@@ -157,70 +187,119 @@ def prometheus_bearer(t: Target) -> Snippet:
     extra = [f"path_prefix: {_q(base_path)}"] if base_path else []
     extra += ["authorization:", "  type: Bearer", f"  credentials: {_q(t.token)}"]
     text = _prometheus(scheme, target, extra)
-    return Snippet("prometheus-bearer", "Prometheus alerting (bearer token)", "yaml", text,
-                   "prometheus.yml: the same, with the token in an Authorization header instead of the path.")
+    return Snippet(
+        "prometheus-bearer",
+        "Prometheus alerting (bearer token)",
+        "yaml",
+        text,
+        "prometheus.yml: the same, with the token in an Authorization header instead of the path.",
+    )
 
 
 # --- Grafana -------------------------------------------------------------------------------
 
+
 def grafana_contact_point(t: Target) -> Snippet:
     text = f"Integration: Webhook\nURL: {t.ingest_url}\nHTTP method: POST\n"
-    return Snippet("grafana", "Grafana contact point", "text", text,
-                   "Grafana → Alerting → Contact points → Add; then use it in a notification policy.")
+    return Snippet(
+        "grafana",
+        "Grafana contact point",
+        "text",
+        text,
+        "Grafana → Alerting → Contact points → Add; then use it in a notification policy.",
+    )
 
 
 def grafana_provisioning(t: Target) -> Snippet:
-    text = "\n".join([
-        "apiVersion: 1",
-        "contactPoints:",
-        "  - orgId: 1",
-        "    name: SignalCraft",
-        "    receivers:",
-        "      - uid: signalcraft",
-        "        type: webhook",
-        "        settings:",
-        f"          url: {_q(t.ingest_url)}",
-        "          httpMethod: POST",
-    ]) + "\n"
-    return Snippet("grafana-provisioning", "Grafana provisioning file", "yaml", text,
-                   "Or as code: a file under provisioning/alerting/ (restart Grafana to load it).")
+    text = (
+        "\n".join(
+            [
+                "apiVersion: 1",
+                "contactPoints:",
+                "  - orgId: 1",
+                "    name: SignalCraft",
+                "    receivers:",
+                "      - uid: signalcraft",
+                "        type: webhook",
+                "        settings:",
+                f"          url: {_q(t.ingest_url)}",
+                "          httpMethod: POST",
+            ]
+        )
+        + "\n"
+    )
+    return Snippet(
+        "grafana-provisioning",
+        "Grafana provisioning file",
+        "yaml",
+        text,
+        "Or as code: a file under provisioning/alerting/ (restart Grafana to load it).",
+    )
 
 
 # --- Sentry --------------------------------------------------------------------------------
 
+
 def sentry_python(t: Target) -> Snippet:
     text = f"import sentry_sdk\n\nsentry_sdk.init(dsn={_q(t.credential)})\n"
-    return Snippet("sentry-python", "Sentry SDK for Python", "python", text,
-                   "Where your application starts; errors and cron check-ins arrive as alerts.")
+    return Snippet(
+        "sentry-python",
+        "Sentry SDK for Python",
+        "python",
+        text,
+        "Where your application starts; errors and cron check-ins arrive as alerts.",
+    )
 
 
 def sentry_javascript(t: Target) -> Snippet:
     text = f"Sentry.init({{ dsn: {_q(t.credential)} }});\n"
-    return Snippet("sentry-javascript", "Sentry SDK for JavaScript", "javascript", text,
-                   "Browser or Node: the same DSN works with every Sentry SDK.")
+    return Snippet(
+        "sentry-javascript",
+        "Sentry SDK for JavaScript",
+        "javascript",
+        text,
+        "Browser or Node: the same DSN works with every Sentry SDK.",
+    )
 
 
 def sentry_hook(t: Target) -> Snippet:
     text = f"Webhook URL: {t.base_url}/ingest/{t.token}\n"
-    return Snippet("sentry-hook", "Sentry integration webhooks (optional)", "text", text,
-                   "Sentry → Settings → Developer Settings → Custom Integration; copy its Client Secret "
-                   "into this integration's settings so signatures can be checked.")
+    return Snippet(
+        "sentry-hook",
+        "Sentry integration webhooks (optional)",
+        "text",
+        text,
+        "Sentry → Settings → Developer Settings → Custom Integration; copy its Client Secret "
+        "into this integration's settings so signatures can be checked.",
+    )
 
 
 # --- Datadog -------------------------------------------------------------------------------
 
+
 def datadog_setup(t: Target) -> Snippet:
     text = f"Name: signalcraft\nURL: {t.ingest_url}\n"
-    return Snippet("datadog", "Datadog webhook", "text", text,
-                   "Datadog → Integrations → Webhooks → New; then mention @webhook-signalcraft in monitors.")
+    return Snippet(
+        "datadog",
+        "Datadog webhook",
+        "text",
+        text,
+        "Datadog → Integrations → Webhooks → New; then mention @webhook-signalcraft in monitors.",
+    )
 
 
 def datadog_payload(t: Target) -> Snippet:
-    return Snippet("datadog-payload", "Datadog payload template", "json", datadog.TEMPLATE,
-                   "Paste as the webhook's Payload; $ALERT_CYCLE_KEY links each trigger to its recovery.")
+    return Snippet(
+        "datadog-payload",
+        "Datadog payload template",
+        "json",
+        datadog.TEMPLATE,
+        "Paste as the webhook's Payload; $ALERT_CYCLE_KEY links each trigger to its recovery.",
+    )
 
 
 # --- curl: one test request per type --------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class SampleRequest:
@@ -236,8 +315,14 @@ def _webhook_sample(mapping: generic.FieldMapping | None) -> Any:
     """A body the generic webhook's mapping turns into one firing alert."""
     if mapping is None:
         return {"title": _TEST_TITLE}
-    values = {"labels": {"host": "db-1"}, "severity": "critical", "description": "Sent to test the mapping",
-              "dedup_key": "signalcraft-test", "status": "firing", "title": _TEST_TITLE}
+    values = {
+        "labels": {"host": "db-1"},
+        "severity": "critical",
+        "description": "Sent to test the mapping",
+        "dedup_key": "signalcraft-test",
+        "status": "firing",
+        "title": _TEST_TITLE,
+    }
     item: Any = {}
     for name, value in values.items():
         path = mapping.path(name)
@@ -263,8 +348,12 @@ def _with(node: Any, steps: tuple[str | int, ...], value: Any) -> Any:
 
 
 def _am_alert() -> dict[str, Any]:
-    return {"status": "firing", "labels": {"alertname": "SignalCraftTest", "severity": "warning"},
-            "annotations": {"summary": _TEST_TITLE}, "fingerprint": "signalcraft-test"}
+    return {
+        "status": "firing",
+        "labels": {"alertname": "SignalCraftTest", "severity": "warning"},
+        "annotations": {"summary": _TEST_TITLE},
+        "fingerprint": "signalcraft-test",
+    }
 
 
 _JSON = "Content-Type: application/json"
@@ -276,20 +365,34 @@ def _sample_alertmanager(t: Target) -> SampleRequest:
 
 
 def _sample_prometheus(t: Target) -> SampleRequest:
-    body = [{"labels": {"alertname": "SignalCraftTest", "severity": "warning"},
-             "annotations": {"summary": _TEST_TITLE}}]
+    body = [
+        {
+            "labels": {"alertname": "SignalCraftTest", "severity": "warning"},
+            "annotations": {"summary": _TEST_TITLE},
+        }
+    ]
     return SampleRequest(t.ingest_url, (_JSON,), body)
 
 
 def _sample_grafana(t: Target) -> SampleRequest:
-    body = {"receiver": "signalcraft", "status": "firing", "orgId": 1, "alerts": [_am_alert()],
-            "title": f"[FIRING:1] {_TEST_TITLE}", "state": "alerting"}
+    body = {
+        "receiver": "signalcraft",
+        "status": "firing",
+        "orgId": 1,
+        "alerts": [_am_alert()],
+        "title": f"[FIRING:1] {_TEST_TITLE}",
+        "state": "alerting",
+    }
     return SampleRequest(t.ingest_url, (_JSON,), body)
 
 
 def _sample_pagerduty(t: Target) -> SampleRequest:
-    body = {"routing_key": t.credential, "event_action": "trigger", "dedup_key": "signalcraft-test",
-            "payload": {"summary": _TEST_TITLE, "source": "curl", "severity": "warning"}}
+    body = {
+        "routing_key": t.credential,
+        "event_action": "trigger",
+        "dedup_key": "signalcraft-test",
+        "payload": {"summary": _TEST_TITLE, "source": "curl", "severity": "warning"},
+    }
     return SampleRequest(t.ingest_url, (_JSON,), body)
 
 
@@ -306,9 +409,16 @@ def _sample_sentry(t: Target) -> SampleRequest:
 
 
 def _sample_datadog(t: Target) -> SampleRequest:
-    body = {"id": "1", "alert_cycle_key": "signalcraft-test", "transition": "Triggered",
-            "alert_type": "error", "title": f"[Triggered] {_TEST_TITLE}", "priority": "P2",
-            "tags": "env:test", "message": "Sent with curl"}
+    body = {
+        "id": "1",
+        "alert_cycle_key": "signalcraft-test",
+        "transition": "Triggered",
+        "alert_type": "error",
+        "title": f"[Triggered] {_TEST_TITLE}",
+        "priority": "P2",
+        "tags": "env:test",
+        "message": "Sent with curl",
+    }
     return SampleRequest(t.ingest_url, (_JSON,), body)
 
 
@@ -334,8 +444,13 @@ def curl(t: Target) -> Snippet:
     lines += [f"  -H {_sh(header)}" for header in request.headers]
     body = json.dumps(request.body, indent=2).replace("\n", "\n  ")  # nested under --data
     lines.append(f"  --data {_sh(body)}")
-    return Snippet("curl", "Test with curl", "shell", " \\\n".join(lines) + "\n",
-                   "Sends one test alert; it shows up in the inbox and under “Last payloads received”.")
+    return Snippet(
+        "curl",
+        "Test with curl",
+        "shell",
+        " \\\n".join(lines) + "\n",
+        "Sends one test alert; it shows up in the inbox and under “Last payloads received”.",
+    )
 
 
 SnippetFn = Callable[[Target], Snippet]

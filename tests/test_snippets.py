@@ -22,13 +22,18 @@ from signalcraft import snippets
 from signalcraft.db.queries.integrations import Integration
 from signalcraft.ingest import alertmanager, datadog, generic, grafana, opsgenie, pagerduty, sentry
 from signalcraft.ingest.model import ParseResult
-from signalcraft.ingest.registry import SOURCES
+from signalcraft.integrations import USER_TYPES as SOURCES  # the types people create
 
 BASE = "http://127.0.0.1:8080"
 # All digits: unquoted, YAML would read it as a number and the tool would get the wrong key.
 TOKEN = "12345678901234567890123456789012"
-MAPPING = {"title": "check", "severity": "status", "dedup_key": "key", "labels": "meta",
-           "alerts": "data.items"}
+MAPPING = {
+    "title": "check",
+    "severity": "status",
+    "dedup_key": "key",
+    "labels": "meta",
+    "alerts": "data.items",
+}
 
 
 def target(type_: str, base: str = BASE, settings: dict[str, Any] | None = None) -> snippets.Target:
@@ -231,7 +236,7 @@ def test_webhook_curl_body_follows_the_saved_mapping(mapping: dict[str, str]) ->
 
 
 def test_shell_quoting_survives_hostile_text() -> None:
-    hostile = "it's $(rm -rf /) `x` \"q\" \\ \n"
+    hostile = 'it\'s $(rm -rf /) `x` "q" \\ \n'
     assert shlex.split(snippets._sh(hostile)) == [hostile]
 
 
@@ -245,8 +250,11 @@ def _run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.external
 @pytest.mark.parametrize(
     ("type_", "key"),
-    [("alertmanager", "alertmanager"), ("pagerduty", "alertmanager-pagerduty"),
-     ("opsgenie", "alertmanager-opsgenie")],
+    [
+        ("alertmanager", "alertmanager"),
+        ("pagerduty", "alertmanager-pagerduty"),
+        ("opsgenie", "alertmanager-opsgenie"),
+    ],
 )
 def test_amtool_accepts_the_alertmanager_snippets(tmp_path: Path, type_: str, key: str) -> None:
     if not shutil.which("amtool"):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import apsw
 
-from signalcraft.auth import passwords
+from signalcraft.auth import passwords, saml_policy
 from signalcraft.auth.rbac import API_KEY_ROLES, Role
 from signalcraft.auth.secrets import new_token, same, token_hash
 from signalcraft.config import AuthConfig
@@ -84,6 +84,18 @@ async def sign_in(
 
         await db.awrite(fail)
         raise NotAuthenticated("wrong email or password")
+    if not await db.aread(lambda c: saml_policy.password_login_allowed(c, user.id)):
+        await db.awrite(
+            lambda c: audit.record(
+                c,
+                audit.Actor(user.email, user.id, ip),
+                "login.failure",
+                now,
+                target=email,
+                detail={"reason": "sso_only"},
+            )
+        )
+        raise NotAuthenticated("this workspace requires single sign-on")
     token, csrf = new_token(), new_token()
     rehash = (
         passwords.hash_password(password)

@@ -99,7 +99,12 @@ def _stdlib_db(path: Path) -> sqlite_utils.Database:
     if not path.exists():
         raise NotFound(f"{path}: no database", field="--config")
     # Read-only through the stdlib driver: inspection never takes a write lock.
-    return sqlite_utils.Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+    db = sqlite_utils.Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+    try:
+        db.execute("SELECT count(*) FROM sqlite_schema").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"{path}: not a SignalCraft database or corrupt ({exc})") from None
+    return db
 
 
 def table_counts(path: Path) -> dict[str, int]:

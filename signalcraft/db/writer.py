@@ -7,6 +7,10 @@ futures. So a caller that awaits its future knows its write is durable, and a hu
 small concurrent writes cost one fsync instead of a hundred. A failing write rolls back
 to its savepoint and fails alone; a failing COMMIT (disk full) fails the whole batch and
 leaves nothing half-written.
+
+Callers on an event loop (:meth:`Writer.arun`) wait on an asyncio future of their own loop;
+the writer settles all of a batch's asyncio futures with one ``call_soon_threadsafe`` per
+loop, so a batch of a hundred requests wakes the loop once, not a hundred times.
 """
 
 from __future__ import annotations
@@ -37,8 +41,36 @@ _STOP = object()
 
 @dataclass(slots=True)
 class _Job:
+    """One write; exactly one of ``future`` (threads) and ``waiter`` (an event loop) is set."""
+
     fn: Callable[[apsw.Connection], Any]
-    future: Future[Any]
+    future: Future[Any] | None = None
+    waiter: asyncio.Future[Any] | None = None
+
+    def claim(self) -> bool:
+        """False if the caller gave up (cancelled) before the write started: skip it."""
+        if self.future is not None:
+            return self.future.set_running_or_notify_cancel()
+        assert self.waiter is not None
+        return not self.waiter.cancelled()
+
+    def done(self) -> bool:
+        return self.future.done() if self.future is not None else self.waiter is None or self.waiter.done()
+
+
+Outcome = tuple[_Job, bool, Any]  # the job, whether it succeeded, its value or exception
+
+
+def _settle_waiters(outcomes: list[Outcome]) -> None:
+    """On the waiters' event loop: hand each its result (unless it was cancelled meanwhile)."""
+    for job, ok, value in outcomes:
+        waiter = job.waiter
+        if waiter is None or waiter.done():
+            continue
+        if ok:
+            waiter.set_result(value)
+        else:
+            waiter.set_exception(value)
 
 
 @dataclass(slots=True)
@@ -99,7 +131,7 @@ class Writer:
         if self._thread is None:
             future.set_exception(StorageError("the database writer is not running"))
             return future
-        self._queue.put(_Job(fn, future))
+        self._queue.put(_Job(fn, future=future))
         return future
 
     def run(self, fn: WriteFn[T], timeout: float | None = 60.0) -> T:
@@ -108,7 +140,11 @@ class Writer:
 
     async def arun(self, fn: WriteFn[T]) -> T:
         """Submit and await without blocking the event loop."""
-        return await asyncio.wrap_future(self.submit(fn))
+        if self._thread is None:
+            raise StorageError("the database writer is not running")
+        waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Job(fn, waiter=waiter))
+        return await waiter
 
     def _take_batch(self) -> tuple[list[_Job], bool]:
         first = self._queue.get()
@@ -137,17 +173,15 @@ class Writer:
     def _commit_batch(self, batch: list[_Job]) -> None:
         conn = self._conn
         assert conn is not None
-        results: list[tuple[_Job, bool, Any]] = []
+        results: list[Outcome] = []
         started = time.perf_counter()
         try:
             conn.execute("BEGIN IMMEDIATE")
         except apsw.Error as exc:
-            err = _storage_error(exc)
-            for job in batch:
-                job.future.set_exception(err)
+            self._settle([(job, False, _storage_error(exc)) for job in batch])
             return
         for job in batch:
-            if not job.future.set_running_or_notify_cancel():
+            if not job.claim():
                 continue
             conn.execute("SAVEPOINT w")
             try:
@@ -174,12 +208,28 @@ class Writer:
         self.stats.transactions += 1
         self.stats.writes += len(results)
         self.stats.last_commit_seconds = time.perf_counter() - started
-        for job, ok, value in results:
-            if ok:
-                job.future.set_result(value)
-            else:
-                self.stats.failures += 1
-                job.future.set_exception(value)
+        self.stats.failures += sum(1 for _, ok, _ in results if not ok)
+        self._settle(results)
+
+    @staticmethod
+    def _settle(outcomes: list[Outcome]) -> None:
+        """Resolve thread futures here and each event loop's waiters with one wake-up."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+        for outcome in outcomes:
+            job, ok, value = outcome
+            if job.future is not None:
+                if not job.future.done():
+                    if ok:
+                        job.future.set_result(value)
+                    else:
+                        job.future.set_exception(value)
+            elif job.waiter is not None:
+                by_loop.setdefault(job.waiter.get_loop(), []).append(outcome)
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle_waiters, settled)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                log.debug("%d writes finished after their event loop closed", len(settled))
 
     @staticmethod
     def _rollback_savepoint(conn: apsw.Connection) -> bool:
@@ -196,6 +246,4 @@ class Writer:
 
     def _fail_all(self, jobs: list[_Job], err: BaseException) -> None:
         self.stats.failures += len(jobs)
-        for job in jobs:
-            if not job.future.done():
-                job.future.set_exception(err)
+        self._settle([(job, False, err) for job in jobs if not job.done()])

@@ -7,10 +7,9 @@ so a route can map every client mistake to a 4xx in one place.
 from __future__ import annotations
 
 import zlib
-
-import brotli
 from collections.abc import Iterable
 
+import brotli
 import orjson
 
 from signalcraft.ingest.model import JSONValue, PayloadError

@@ -40,4 +40,6 @@ SOURCES: dict[str, SourceSpec] = {
     "datadog": SourceSpec("Datadog webhook", "token-in-url", datadog.parse),
     # generic.parse(..., mapping) with the integration's saved FieldMapping.
     "webhook": SourceSpec("Generic JSON webhook", "token-in-url"),
+    # Internal: one per workspace, created by the uptime engine; never offered for creation.
+    "uptime": SourceSpec("Uptime monitors", "token-in-url"),
 }

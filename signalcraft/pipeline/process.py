@@ -179,8 +179,7 @@ def _apply_one(
     if action is Action.DEDUPLICATE:
         q.refresh_alert(
             conn,
-            current.id,
-            current.group_id,
+            current,
             severity=int(alert.severity),
             title=alert.title,
             description=alert.description,

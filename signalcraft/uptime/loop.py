@@ -1,8 +1,10 @@
-"""The in-process probe loop: an asyncio task beside the web server.
+"""The in-process probe loop: an asyncio task beside the web server (see runtime.serve).
 
-It wakes every ``TICK_SECONDS``, runs the jobs that are due (each ``ProbeJob`` says when
-it is next due), and records a heartbeat that /readyz reads. Monitor types plug in as
-jobs; the loop itself owns only timing, concurrency and liveness.
+It owns only waiting: each pass asks the :class:`~signalcraft.uptime.engine.Engine` to do
+what is due and sleeps until the next thing is (at most a second), or until woken (a
+monitor was saved, or the process is stopping). ``ctx.health.probe_loop`` is true while it
+runs; /readyz reports it. The engine is reachable by handlers as ``ctx.extras["uptime_engine"]``
+(run now, the next check time, reload after an edit).
 """
 
 from __future__ import annotations
@@ -10,60 +12,51 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from signalcraft.uptime.engine import Engine
 from signalcraft.web.context import AppContext
 
 log = logging.getLogger(__name__)
 
-TICK_SECONDS = 0.5
-
-
-@dataclass
-class ProbeJob:
-    name: str
-    next_due: float
-    run: Callable[[float], Awaitable[float]]  # runs the check, returns when it is next due
+ERROR_PAUSE = 5.0  # after a failed pass (database unavailable...), before the next
 
 
 @dataclass
 class ProbeLoop:
     ctx: AppContext
-    max_concurrency: int = 64
-    jobs: dict[str, ProbeJob] = field(default_factory=dict)
+    engine: Engine = field(init=False)
     last_tick: float = 0.0
 
-    def add(self, job: ProbeJob) -> None:
-        self.jobs[job.name] = job
-
-    def due(self, now: float) -> list[ProbeJob]:
-        return [job for job in self.jobs.values() if job.next_due <= now]
-
-    async def _run_one(self, job: ProbeJob, now: float, limit: asyncio.Semaphore) -> None:
-        async with limit:
-            try:
-                job.next_due = await job.run(now)
-            except Exception:  # one broken probe must not stop the others
-                log.exception("probe %s failed", job.name)
-                job.next_due = now + 60.0
+    def __post_init__(self) -> None:
+        self.engine = Engine(self.ctx.db, self.ctx.settings, self.ctx.now, extras=self.ctx.extras)
+        self.ctx.extras["uptime_engine"] = self.engine
 
     async def run(self, stop: asyncio.Event) -> None:
-        limit = asyncio.Semaphore(self.max_concurrency)
-        running: set[asyncio.Task[None]] = set()
+        engine = self.engine
+        engine.attach()
+        assert engine.wake is not None
+        wake = engine.wake
+
+        async def on_stop() -> None:
+            await stop.wait()
+            wake.set()
+
+        stopper = asyncio.create_task(on_stop())
         self.ctx.health.probe_loop = True
         try:
             while not stop.is_set():
                 now = self.ctx.now()
                 self.last_tick = now
-                for job in self.due(now):
-                    job.next_due = float("inf")  # claimed until its run sets the real next time
-                    task = asyncio.create_task(self._run_one(job, now, limit))
-                    running.add(task)
-                    task.add_done_callback(running.discard)
+                wake.clear()
+                try:
+                    sleep = await engine.tick(now)
+                except Exception:  # one bad pass (e.g. the disk is full) must not end all probing
+                    log.exception("probe loop pass failed; retrying in %.0f s", ERROR_PAUSE)
+                    sleep = ERROR_PAUSE
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), TICK_SECONDS)
-            if running:
-                await asyncio.wait(running, timeout=self.ctx.settings.server.shutdown_timeout)
+                    await asyncio.wait_for(wake.wait(), sleep)
         finally:
             self.ctx.health.probe_loop = False
+            stopper.cancel()
+            await engine.aclose()

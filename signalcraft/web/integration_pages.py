@@ -127,7 +127,7 @@ class TypeChoice:
     name: str
 
 
-TYPES = [TypeChoice(key, spec.display_name) for key, spec in SOURCES.items()]
+TYPES = [TypeChoice(key, spec.display_name) for key, spec in SOURCES.items() if key in svc.USER_TYPES]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +190,7 @@ class IntegrationPages(Controller):
         ws = workspace_of(request).workspace
         found = await ctx_of(request).db.aread(lambda c: iq.list_for(c, ws.id))
         return render(request, "integrations/list.html", {
-            "integrations": found, "type_names": {t.key: t.name for t in TYPES},
+            "integrations": found, "type_names": {k: s.display_name for k, s in SOURCES.items()},
             "active_nav": "integrations"})
 
     def _new_page(self, request: Request[Any, Any, Any], values: dict[str, str],

@@ -19,6 +19,7 @@ def nav_for(slug: str) -> list[NavItem]:
         NavItem("inbox", "Inbox", f"{base}/inbox", "g i"),
         NavItem("integrations", "Integrations", f"{base}/integrations", "g n"),
         NavItem("dashboard", "Dashboard", f"{base}/dashboard", "g d"),
+        NavItem("monitors", "Monitors", f"{base}/monitors", "g u"),
         NavItem("replay", "Replays", f"{base}/replays", "g r"),
         NavItem("home", "Overview", f"{base}/", "g o"),
         NavItem("members", "Members", f"{base}/settings/members", "g m"),

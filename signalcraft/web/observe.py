@@ -4,8 +4,8 @@ security headers. Wraps the app's ASGI handler, so it sees every request, 404s i
 from __future__ import annotations
 
 import logging
+import random
 import re
-import secrets
 import time
 from typing import Any
 
@@ -16,6 +16,7 @@ from signalcraft.metrics import Metrics
 from signalcraft.web.proxies import is_https
 
 log = logging.getLogger("signalcraft.access")
+_random_bits = random.Random().getrandbits  # seeded from os.urandom once, at import
 
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{8,64}$")
 
@@ -38,7 +39,9 @@ def _incoming_request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id" and _REQUEST_ID.match(value):
             return value.decode()
-    return secrets.token_hex(8)
+    # A correlation id, not a secret: the process-wide PRNG (seeded from the OS at start)
+    # gives 64 bits without a system call per request.
+    return f"{_random_bits(64):016x}"
 
 
 def observe(app: ASGIApp, metrics: Metrics, trusted_proxies: tuple[str, ...]) -> ASGIApp:
@@ -50,7 +53,8 @@ def observe(app: ASGIApp, metrics: Metrics, trusted_proxies: tuple[str, ...]) ->
         token = set_request_id(request_id)
         started = time.perf_counter()
         status_holder = [500]
-        https = is_https(scope, trusted_proxies)
+        # Without trusted proxies only the scheme can say https: skip parsing the peer address.
+        https = scope.get("scheme") == "https" or (bool(trusted_proxies) and is_https(scope, trusted_proxies))
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -69,13 +73,24 @@ def observe(app: ASGIApp, metrics: Metrics, trusted_proxies: tuple[str, ...]) ->
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template") or "(unmatched)"
-            method = scope.get("method", "")
+            method = str(scope.get("method", ""))
             status = status_holder[0]
-            metrics.http_requests.labels(route, method, str(status)).inc()
-            metrics.http_latency.labels(route, method).observe(elapsed)
-            log.info("%s %s %d %.1fms", method, scope.get("path", ""), status, elapsed * 1000,
-                     extra={"method": method, "path": scope.get("path", ""), "status": status,
-                            "duration_ms": round(elapsed * 1000, 2)})
+            metrics.observe_request(route, method, status, elapsed)
+            if log.isEnabledFor(logging.INFO):  # the extra dict costs even when the line is dropped
+                path = scope.get("path", "")
+                log.info(
+                    "%s %s %d %.1fms",
+                    method,
+                    path,
+                    status,
+                    elapsed * 1000,
+                    extra={
+                        "method": method,
+                        "path": path,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
             reset_request_id(token)
 
     return handler

@@ -38,8 +38,14 @@ pytestmark = pytest.mark.browser
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 OWNER, PASSWORD = "owner@example.com", "correct horse battery staple"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -53,8 +59,16 @@ Event = tuple[ParseResult, bytes]
 def _record(conn: apsw.Connection, integration: iq.Integration, event: Event, at: float) -> None:
     result, body = event
     raw = RawBody("application/json", len(body), aq.compress(body))
-    apply(conn, integration, prepare(result, integration), (), raw, request_id=uuid.uuid4().hex, now=at,
-          window_seconds=300.0)
+    apply(
+        conn,
+        integration,
+        prepare(result, integration),
+        (),
+        raw,
+        request_id=uuid.uuid4().hex,
+        now=at,
+        window_seconds=300.0,
+    )
 
 
 def _pd(key: str, action: str, summary: str = "", severity: str = "critical") -> Event:
@@ -65,18 +79,28 @@ def _pd(key: str, action: str, summary: str = "", severity: str = "critical") ->
 
 
 def _am(name: str, instance: str, severity: str, status: str = "firing") -> Event:
-    alert = {"status": status, "labels": {"alertname": name, "instance": instance, "severity": severity},
-             "annotations": {"summary": f"{name} on {instance}"}}
-    body = {"version": "4", "status": status, "receiver": "signalcraft", "alerts": [alert],
-            "groupLabels": {"alertname": name}}
+    alert = {
+        "status": status,
+        "labels": {"alertname": name, "instance": instance, "severity": severity},
+        "annotations": {"summary": f"{name} on {instance}"},
+    }
+    body = {
+        "version": "4",
+        "status": status,
+        "receiver": "signalcraft",
+        "alerts": [alert],
+        "groupLabels": {"alertname": name},
+    }
     return alertmanager.parse_webhook(body, {}), json.dumps(body).encode()
 
 
-INCIDENTS = [("checkout-latency", "Checkout p99 latency above 2 s", "critical"),
-             ("db-disk", "Disk 92% full on db-primary", "error"),
-             ("payments-5xx", "Payments API returns 5xx", "critical"),
-             ("queue-backlog", "Order queue backlog above 10k", "warning"),
-             ("cert-expiry", "TLS certificate expires in 7 days", "info")]
+INCIDENTS = [
+    ("checkout-latency", "Checkout p99 latency above 2 s", "critical"),
+    ("db-disk", "Disk 92% full on db-primary", "error"),
+    ("payments-5xx", "Payments API returns 5xx", "critical"),
+    ("queue-backlog", "Order queue backlog above 10k", "warning"),
+    ("cert-expiry", "TLS certificate expires in 7 days", "info"),
+]
 
 
 def seed_history(database: Path, now: float) -> None:
@@ -86,11 +110,15 @@ def seed_history(database: Path, now: float) -> None:
     try:
         ws = db.read(lambda c: q.workspace_by_slug(c, "acme"))
         assert ws is not None
-        pd = db.write(lambda c: svc.create(c, ws.id, "pagerduty", "PagerDuty bridge", {}, audit.CLI,
-                                           now - 40 * 86400)).integration
+        pd = db.write(
+            lambda c: svc.create(c, ws.id, "pagerduty", "PagerDuty bridge", {}, audit.CLI, now - 40 * 86400)
+        ).integration
         grouped = {"group_by": ["alertname"]}
-        am = db.write(lambda c: svc.create(c, ws.id, "alertmanager", "Prod Alertmanager", grouped, audit.CLI,
-                                           now - 40 * 86400)).integration
+        am = db.write(
+            lambda c: svc.create(
+                c, ws.id, "alertmanager", "Prod Alertmanager", grouped, audit.CLI, now - 40 * 86400
+            )
+        ).integration
         events: list[tuple[float, iq.Integration, Event]] = []
         for n in range(34):
             key, summary, severity = rnd.choice(INCIDENTS)
@@ -104,8 +132,9 @@ def seed_history(database: Path, now: float) -> None:
             events.append((start_at + rnd.uniform(1900, 9000), pd, _pd(dedup, "resolve")))
         for _ in range(60):  # a flapping Alertmanager alert and its resends
             at = now - rnd.uniform(0.1, 6.5) * 86400
-            name, inst = rnd.choice([("HighErrorRate", "pod-2"), ("NodeMemoryPressure", "node-7"),
-                                     ("HighErrorRate", "pod-5")])
+            name, inst = rnd.choice(
+                [("HighErrorRate", "pod-2"), ("NodeMemoryPressure", "node-7"), ("HighErrorRate", "pod-5")]
+            )
             severity = "critical" if name == "HighErrorRate" else "warning"
             for resend in range(rnd.randint(1, 5)):
                 events.append((at + resend * 60, am, _am(name, inst, severity)))
@@ -123,9 +152,23 @@ def seed_history(database: Path, now: float) -> None:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     workdir = tmp_path_factory.mktemp("browser")
     port, config, data = free_port(), workdir / "signalcraft.toml", workdir / "data"
-    made = cli("init", "--email", OWNER, "--workspace", "acme", "--workspace-name", "Acme",
-               "--data-dir", str(data), "--config", str(config), "--password-file", "-",
-               cwd=workdir, stdin=PASSWORD + "\n")
+    made = cli(
+        "init",
+        "--email",
+        OWNER,
+        "--workspace",
+        "acme",
+        "--workspace-name",
+        "Acme",
+        "--data-dir",
+        str(data),
+        "--config",
+        str(config),
+        "--password-file",
+        "-",
+        cwd=workdir,
+        stdin=PASSWORD + "\n",
+    )
     assert made.returncode == 0, made.stderr
     write_config(workdir, port)  # the same data directory, on a free port
     seed_history(data / "signalcraft.db", time.time())
@@ -150,8 +193,9 @@ def browser() -> Iterator[Any]:
 
 
 def signed_in(browser: Any, served: Served, *, viewport: dict[str, int], dark: bool) -> Any:
-    context = browser.new_context(viewport=viewport, base_url=served.url,
-                                  color_scheme="dark" if dark else "light")
+    context = browser.new_context(
+        viewport=viewport, base_url=served.url, color_scheme="dark" if dark else "light"
+    )
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served.url)
     page = context.new_page()
     page.goto("/login")
@@ -239,9 +283,11 @@ def test_screenshots(browser: Any, served: Served, dark: bool) -> None:
     shot(page, f"integration-created-datadog-{theme}")
     page.context.close()
     phone = signed_in(browser, served, viewport=PHONE, dark=dark)
-    for path, name in (("/w/acme/dashboard?period=30d", "dashboard-30d"),
-                       ("/w/acme/integrations", "integrations-list"),
-                       ("/w/acme/integrations/1", "integration-detail")):
+    for path, name in (
+        ("/w/acme/dashboard?period=30d", "dashboard-30d"),
+        ("/w/acme/integrations", "integrations-list"),
+        ("/w/acme/integrations/1", "integration-detail"),
+    ):
         phone.goto(path)
         assert_fits(phone, path)
         shot(phone, f"{name}-phone-{theme}")

@@ -8,7 +8,8 @@ from .conftest import FIXTURES
 
 
 def test_every_source_has_fixtures_and_a_known_credential_kind() -> None:
-    assert set(SOURCES) == {p.name for p in FIXTURES.iterdir() if p.is_dir()}
+    # "uptime" is internal: its alerts come from the probe engine, not from a wire format.
+    assert set(SOURCES) - {"uptime"} == {p.name for p in FIXTURES.iterdir() if p.is_dir()}
     kinds = {"token-in-url", "routing_key", "genie_key", "sentry_dsn"}
     assert {spec.credential for spec in SOURCES.values()} <= kinds
 

@@ -355,9 +355,13 @@ def test_the_sentry_key_is_not_kept_in_the_raw_payload(api: TestClient, make_int
     created = make_integration("sentry")
     dsn = created["credential"]["dsn"]
     key, project = dsn.split("//", 1)[1].split("@")[0], dsn.rsplit("/", 1)[1]
-    envelope = sample("sentry", "002-message.envelope").replace(b"abcdef0123456789abcdef0123456789", key.encode())
+    envelope = sample("sentry", "002-message.envelope").replace(
+        b"abcdef0123456789abcdef0123456789", key.encode()
+    )
     assert key.encode() in envelope
-    reply = api.post(f"/api/{project}/envelope/", content=envelope, headers={"X-Sentry-Auth": f"Sentry sentry_key={key}"})
+    reply = api.post(
+        f"/api/{project}/envelope/", content=envelope, headers={"X-Sentry-Auth": f"Sentry sentry_key={key}"}
+    )
     assert reply.status_code == 200
     alert = group_detail(api, groups(api)[0]["id"])["alerts"][0]
     raw = api.get(f"/api/v1/workspaces/acme/raw-payloads/{alert['raw_id']}")

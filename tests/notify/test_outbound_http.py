@@ -64,21 +64,24 @@ def test_an_allow_listed_receiver_is_reached(receiver: str) -> None:
     assert (result.status, result.body) == (200, b"hello")
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:9/",
-    "http://localhost:9/",
-    "http://2130706433:9/",          # decimal 127.0.0.1
-    "http://0x7f000001:9/",          # hexadecimal
-    "http://0177.0.0.1:9/",          # octal
-    "http://[::1]:9/",
-    "http://[::ffff:127.0.0.1]:9/",  # IPv4-mapped IPv6
-    "http://[64:ff9b::a9fe:a9fe]:9/",  # NAT64 of 169.254.169.254
-    "http://169.254.169.254/latest/meta-data/",
-    "http://10.1.2.3:9/",
-    "http://100.64.0.1:9/",          # CGNAT
-    "http://192.168.1.1:9/",
-    "http://[fe80::1]:9/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/",
+        "http://localhost:9/",
+        "http://2130706433:9/",  # decimal 127.0.0.1
+        "http://0x7f000001:9/",  # hexadecimal
+        "http://0177.0.0.1:9/",  # octal
+        "http://[::1]:9/",
+        "http://[::ffff:127.0.0.1]:9/",  # IPv4-mapped IPv6
+        "http://[64:ff9b::a9fe:a9fe]:9/",  # NAT64 of 169.254.169.254
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.1.2.3:9/",
+        "http://100.64.0.1:9/",  # CGNAT
+        "http://192.168.1.1:9/",
+        "http://[fe80::1]:9/",
+    ],
+)
 def test_private_and_metadata_addresses_are_refused_for_notifications(url: str) -> None:
     with pytest.raises(OutboundRefused):
         fetch(url)

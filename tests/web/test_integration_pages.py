@@ -15,7 +15,7 @@ import pytest
 from litestar.testing import TestClient
 
 from signalcraft.auth.rbac import Role
-from signalcraft.ingest.registry import SOURCES
+from signalcraft.integrations import USER_TYPES as SOURCES  # the types people create
 from signalcraft.runtime import Parts
 from signalcraft.web.integration_pages import pretty_payload
 from tests.helpers import FakeClock, Member, member

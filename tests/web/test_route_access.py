@@ -58,12 +58,36 @@ PUBLIC_ROUTES = {
     # Session replay recorder: the workspace's public replay key plus its Origin allow-list.
     ("GET", "/replay/{key:str}/config"),
     ("POST", "/replay/{key:str}/sessions/{session_id:str}/chunks"),
+    # SAML SSO: SP metadata, SP-initiated start and the assertion consumer (the signed,
+    # audience-bound, single-use assertion is the credential; see docs/security.md).
+    ("GET", "/sso/{slug:str}/metadata"),
+    ("GET", "/sso/{slug:str}/login"),
+    ("POST", "/sso/{slug:str}/acs"),
+    # Uptime: heartbeat pings (the key in the URL is the credential, any method), Uptime Kuma
+    # pushes, the opt-in public status page, and monitor badges (by unguessable public id).
+    ("GET", "/ping/{key:str}"),
+    ("POST", "/ping/{key:str}"),
+    ("PUT", "/ping/{key:str}"),
+    ("PATCH", "/ping/{key:str}"),
+    ("DELETE", "/ping/{key:str}"),
+    ("GET", "/ping/{key:str}/{action:str}"),
+    ("POST", "/ping/{key:str}/{action:str}"),
+    ("PUT", "/ping/{key:str}/{action:str}"),
+    ("PATCH", "/ping/{key:str}/{action:str}"),
+    ("DELETE", "/ping/{key:str}/{action:str}"),
+    ("GET", "/api/push/{key:str}"),
+    ("POST", "/api/push/{key:str}"),
+    ("GET", "/status/{slug:str}"),
+    ("GET", "/badge/{name:str}"),
 }
 # Routes any signed-in user may use to change their own account, whatever their role.
 OWN_ACCOUNT_WRITES = {("POST", "/logout"), ("POST", "/account/password")}
 SAFE = {"GET", "HEAD", "OPTIONS"}
 # POSTs that store nothing (they take a body too large for a query string).
-READ_ONLY_POSTS = {("POST", "/api/v1/workspaces/{slug:str}/integrations/preview")}
+READ_ONLY_POSTS = {
+    ("POST", "/api/v1/workspaces/{slug:str}/integrations/preview"),
+    ("POST", "/api/v1/workspaces/{slug:str}/routing/test"),
+}
 
 
 @dataclass(frozen=True)
@@ -91,6 +115,10 @@ class RouteCase:
             "request_id": "r",
             "name": "n",
             "project_id": "1",
+            "channel_id": "1",
+            "monitor_id": "1",
+            "key": "k" * 20,
+            "session_id": "s" * 20,
         }
         return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], self.template)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +14,16 @@ from signalcraft.db.connection import Row, one, rows, scalar
 from signalcraft.pipeline.state import GroupCandidate
 
 _ZSTD_LEVEL = 3
+_per_thread = threading.local()
 
 
 def compress(body: bytes) -> bytes:
-    return zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(body)
+    """zstd at level 3. A compressor is costly to create and not safe to share between
+    threads, so each thread makes one and reuses it (the output is the same)."""
+    compressor: zstandard.ZstdCompressor | None = getattr(_per_thread, "zstd", None)
+    if compressor is None:
+        compressor = _per_thread.zstd = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
+    return compressor.compress(body)
 
 
 def decompress(blob: bytes) -> bytes:
@@ -52,13 +59,18 @@ class OpenAlert:
     id: int
     group_id: int
     status: str
+    # The searchable columns as stored, so a duplicate that does not change them skips the
+    # full-text re-index (see refresh_alert).
+    title: str = ""
+    description: str = ""
+    labels: str = "{}"
 
 
 def open_alert(conn: apsw.Connection, integration_id: int, fingerprint: str) -> OpenAlert | None:
     row = one(
         conn,
-        "SELECT id, group_id, status FROM alerts WHERE integration_id = ? AND fingerprint = ?"
-        " AND status <> 'resolved'",
+        "SELECT id, group_id, status, title, description, labels FROM alerts WHERE integration_id = ?"
+        " AND fingerprint = ? AND status <> 'resolved'",
         (integration_id, fingerprint),
     )
     return OpenAlert(*row) if row else None
@@ -170,8 +182,7 @@ def insert_alert(
 
 def refresh_alert(
     conn: apsw.Connection,
-    alert_id: int,
-    group_id: int,
+    current: OpenAlert,
     *,
     severity: int,
     title: str,
@@ -183,17 +194,27 @@ def refresh_alert(
     now: float,
     raw_id: int | None,
 ) -> None:
-    """A duplicate of an open alert: count it and keep the latest payload's content."""
+    """A duplicate of an open alert: count it and keep the latest payload's content.
+
+    Title, description and labels are written only when they differ from ``current``:
+    naming them in an UPDATE fires ``alerts_fts_update`` (a delete and an insert in the
+    full-text index) even when the values are the same, and a re-sent alert (Prometheus
+    re-sends every evaluation) almost never changes them.
+    """
+    if (title, description, labels) != (current.title, current.description, current.labels):
+        conn.execute(
+            "UPDATE alerts SET title = ?, description = ?, labels = ? WHERE id = ?",
+            (title, description, labels, current.id),
+        )
     conn.execute(
-        "UPDATE alerts SET event_count = event_count + 1, last_seen_at = ?, severity = ?, title = ?,"
-        " description = ?, labels = ?, annotations = ?, links = ?, stacktrace = coalesce(?, stacktrace),"
-        " raw_id = coalesce(?, raw_id) WHERE id = ?",
-        (now, severity, title, description, labels, annotations, links, stacktrace, raw_id, alert_id),
+        "UPDATE alerts SET event_count = event_count + 1, last_seen_at = ?, severity = ?, annotations = ?,"
+        " links = ?, stacktrace = coalesce(?, stacktrace), raw_id = coalesce(?, raw_id) WHERE id = ?",
+        (now, severity, annotations, links, stacktrace, raw_id, current.id),
     )
     conn.execute(
         "UPDATE alert_groups SET event_count = event_count + 1, last_seen_at = ?,"
         " severity = max(severity, ?) WHERE id = ?",
-        (now, severity, group_id),
+        (now, severity, current.group_id),
     )
 
 

@@ -44,8 +44,9 @@ class AlertCell:
     alerts: int
 
 
-def alerts_by_bucket(conn: apsw.Connection, workspace_id: int, window: Window,
-                     bucket_seconds: float) -> list[AlertCell]:
+def alerts_by_bucket(
+    conn: apsw.Connection, workspace_id: int, window: Window, bucket_seconds: float
+) -> list[AlertCell]:
     """Distinct alerts that received an event in the window, by the bucket they were first
     seen in (-1 when before the window), integration and severity. One pass over the alerts."""
     sql = (
@@ -67,8 +68,9 @@ class IngestCell:
     refused: int  # requests
 
 
-def ingest_by_bucket(conn: apsw.Connection, workspace_id: int, window: Window,
-                     bucket_seconds: float) -> list[IngestCell]:
+def ingest_by_bucket(
+    conn: apsw.Connection, workspace_id: int, window: Window, bucket_seconds: float
+) -> list[IngestCell]:
     """Requests received in the window by bucket and integration. One pass over the ingest log."""
     sql = (
         "SELECT CAST((received_at - :start) / :size AS INTEGER) AS b, integration_id,"
@@ -90,8 +92,9 @@ class NoisyAlert:
     events: int  # events those groups received
 
 
-def noisy_alerts(conn: apsw.Connection, workspace_id: int, window: Window, limit: int = 8
-                 ) -> list[NoisyAlert]:
+def noisy_alerts(
+    conn: apsw.Connection, workspace_id: int, window: Window, limit: int = 8
+) -> list[NoisyAlert]:
     """What paged most often in the window: alert groups created, by integration and title,
     then by events received. Only groups created in the window count, so their events all
     fall in it."""
@@ -127,9 +130,11 @@ class GroupStats:
 
 def _percentiles(cte: str) -> str:
     """count, median and p90 (nearest rank: the value at rank ceil(p * n)) of ``cte(v, i, n)``."""
-    return (f"(SELECT coalesce(max(n), 0) FROM {cte}),"
-            f" (SELECT v FROM {cte} WHERE i = (50 * n + 99) / 100),"
-            f" (SELECT v FROM {cte} WHERE i = (90 * n + 99) / 100)")
+    return (
+        f"(SELECT coalesce(max(n), 0) FROM {cte}),"
+        f" (SELECT v FROM {cte} WHERE i = (50 * n + 99) / 100),"
+        f" (SELECT v FROM {cte} WHERE i = (90 * n + 99) / 100)"
+    )
 
 
 def group_stats(conn: apsw.Connection, workspace_id: int, window: Window) -> GroupStats:
@@ -149,5 +154,9 @@ def group_stats(conn: apsw.Connection, workspace_id: int, window: Window) -> Gro
     )
     found = one(conn, sql, _params(workspace_id, window))
     assert found is not None  # an aggregate always has a row
-    return GroupStats(int(found[0]), int(found[1]), Durations(int(found[2]), found[3], found[4]),
-                      Durations(int(found[5]), found[6], found[7]))
+    return GroupStats(
+        int(found[0]),
+        int(found[1]),
+        Durations(int(found[2]), found[3], found[4]),
+        Durations(int(found[5]), found[6], found[7]),
+    )

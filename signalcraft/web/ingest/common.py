@@ -11,10 +11,11 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import apsw
 from litestar import Request
 
 from signalcraft.auth.secrets import token_hash
@@ -56,7 +57,9 @@ class IngestGate:
         with self._lock:
             self._cache.clear()
 
-    async def integration(self, ctx: AppContext, token: str, *, types: tuple[str, ...] = ()) -> iq.Integration:
+    async def integration(
+        self, ctx: AppContext, token: str, *, types: tuple[str, ...] = ()
+    ) -> iq.Integration:
         if not token or len(token) > 200:
             raise UnknownCredential
         key, mono = token_hash(token), time.monotonic()
@@ -82,8 +85,10 @@ class IngestGate:
             bucket.tokens = min(capacity, bucket.tokens + (mono - bucket.updated) * rate)
             bucket.updated = mono
             if bucket.tokens < 1.0:
-                raise RateLimited("rate limit for this integration exceeded",
-                                  retry_after=int((1.0 - bucket.tokens) / rate) + 1)
+                raise RateLimited(
+                    "rate limit for this integration exceeded",
+                    retry_after=int((1.0 - bucket.tokens) / rate) + 1,
+                )
             bucket.tokens -= 1.0
 
 
@@ -98,7 +103,7 @@ def gate_of(ctx: AppContext) -> IngestGate:
 async def read_body(request: Request[Any, Any, Any]) -> bytes:
     """The request body, decompressed, at most ``ingest.max_body_bytes`` (else 413)."""
     limit = ctx_of(request).settings.ingest.max_body_bytes
-    declared = request.headers.get("content-length")
+    declared = header(request, b"content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body larger than {limit} bytes")
     chunks, size = [], 0
@@ -108,7 +113,7 @@ async def read_body(request: Request[Any, Any, Any]) -> bytes:
             raise PayloadTooLarge(f"body larger than {limit} bytes")
         chunks.append(chunk)
     try:
-        return decode_body(b"".join(chunks), request.headers.get("content-encoding"), max_bytes=limit)
+        return decode_body(b"".join(chunks), header(request, b"content-encoding"), max_bytes=limit)
     except BodyTooLarge:
         raise PayloadTooLarge(f"body larger than {limit} bytes once decompressed") from None
 
@@ -118,37 +123,83 @@ async def read_json(request: Request[Any, Any, Any]) -> tuple[bytes, JSONValue]:
     return body, load_json(body)
 
 
+def header(request: Request[Any, Any, Any], name: bytes) -> str | None:
+    """The first value of header ``name`` (lower case), read from the ASGI scope: cheaper on
+    the ingest path than building Litestar's case-insensitive multidict for two lookups."""
+    raw: Iterable[tuple[bytes, bytes]] = request.scope["headers"]
+    for key, value in raw:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
 def headers_of(request: Request[Any, Any, Any]) -> Mapping[str, str]:
-    return {k.lower(): v for k, v in request.headers.items()}
+    """Every header, names in lower case; of repeated headers the last value."""
+    raw: Iterable[tuple[bytes, bytes]] = request.scope["headers"]
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
 
 
 def new_request_id() -> str:
-    return secrets.token_hex(16)
+    """32 hex digits: the time in nanoseconds, then 64 random bits. Unique like a random id,
+    but ``ingest_log``'s UNIQUE index on it grows at its right edge instead of taking each
+    insert at a random leaf: about 1 WAL page per request less on a large log."""
+    return f"{time.time_ns():016x}{secrets.token_hex(8)}"
 
 
-async def accept(request: Request[Any, Any, Any], integration: iq.Integration, result: ParseResult, body: bytes,
-                 *, action: str = "", request_id: str | None = None) -> IngestOutcome:
+async def accept(
+    request: Request[Any, Any, Any],
+    integration: iq.Integration,
+    result: ParseResult,
+    body: bytes,
+    *,
+    action: str = "",
+    request_id: str | None = None,
+) -> IngestOutcome:
     """Store the parse result and return after the commit (a 2xx promises durability)."""
     ctx = ctx_of(request)
     now = ctx.now()
     prepared = prepare(result, integration)
-    raw = RawBody(request.headers.get("content-type", ""), len(body), aq.compress(body)) if body else None
+    content_type = header(request, b"content-type") or ""
     window = ctx.settings.ingest.group_window_minutes * 60.0
-    rid = request_id or new_request_id()
-    outcome = await ctx.db.awrite(lambda c: apply(c, integration, prepared, result.deploys, raw, request_id=rid,
-                                                  now=now, window_seconds=window, action=action))
-    ctx.metrics.alerts_ingested.labels(integration.type).inc(len(prepared))
+
+    def store(conn: apsw.Connection) -> IngestOutcome:
+        # Compressing and drawing the id here, in the writer thread, keeps the event loop
+        # thread from letting go of the GIL (zstd and os.urandom do) and then waiting to
+        # get it back from the writer.
+        raw = RawBody(content_type, len(body), aq.compress(body)) if body else None
+        return apply(
+            conn,
+            integration,
+            prepared,
+            result.deploys,
+            raw,
+            request_id=request_id or new_request_id(),
+            now=now,
+            window_seconds=window,
+            action=action,
+        )
+
+    outcome = await ctx.db.awrite(store)
+    ctx.metrics.count_ingested(integration.type, len(prepared))
     bus = ctx.extras.get("alert_bus")
     if bus is not None and outcome.event_ids:
         bus.publish(integration.workspace_id, outcome)
+    # Routing runs in the queue (it wakes within milliseconds), so the sender never waits for it.
+    route = ctx.extras.get("tasks", {}).get("route_ingest")
+    if route is not None and outcome.event_ids:
+        route(integration.workspace_id, outcome.event_ids)
     return outcome
 
 
-async def reject(request: Request[Any, Any, Any], integration: iq.Integration, error: PayloadError,
-                 *, action: str = "") -> None:
+async def reject(
+    request: Request[Any, Any, Any], integration: iq.Integration, error: PayloadError, *, action: str = ""
+) -> None:
     """Keep a line about a refused payload for the integration page (not the payload itself)."""
     ctx = ctx_of(request)
     now = ctx.now()
     message = f"{error.field}: {error.message}" if error.field else error.message
-    await ctx.db.awrite(lambda c: aq.log_ingest(c, new_request_id(), integration.workspace_id, integration.id, now,
-                                                False, message, 0, action))
+    await ctx.db.awrite(
+        lambda c: aq.log_ingest(
+            c, new_request_id(), integration.workspace_id, integration.id, now, False, message, 0, action
+        )
+    )

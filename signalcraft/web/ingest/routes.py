@@ -29,6 +29,7 @@ from signalcraft.ingest.jsonload import load_json
 from signalcraft.ingest.model import AlertStatus, ParseResult, PayloadError, RawAlert, Severity
 from signalcraft.ingest.normalize import rfc3339
 from signalcraft.integrations import mapping_from_settings
+from signalcraft.uptime.sentry import store_check_ins
 from signalcraft.web.context import ctx_of
 from signalcraft.web.ingest.common import (
     INGEST,
@@ -108,8 +109,8 @@ async def _api_v2(request: Request[Any, Any, Any], token: str) -> ASGIResponse:
     gate = gate_of(ctx)
     integration = await gate.integration(ctx, token, types=("prometheus", "alertmanager"))
     gate.take(integration.id)
-    body, payload = await read_json(request)
     try:
+        body, payload = await read_json(request)
         result = alertmanager.parse_api_v2(payload, headers_of(request), now=_utc(ctx.now()))
     except PayloadError as exc:
         await reject(request, integration, exc)
@@ -338,6 +339,8 @@ async def _sentry(request: Request[Any, Any, Any], project_id: int, *, envelope:
         return _sentry_error(f"{exc.field}: {exc.message}" if exc.field else exc.message, 400)
     # The envelope header repeats the DSN (and trace.public_key): keep the key out of storage.
     await accept(request, integration, result, redact(body, key, b"[sentry_key]") if result.alerts else b"")
+    if result.check_ins:
+        await store_check_ins(ctx, integration, result.check_ins)
     return Response({"id": event_id or uuid.uuid4().hex}, status_code=200)
 
 
