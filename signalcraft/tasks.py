@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from huey import crontab
 
 from signalcraft.db.queries import accounts as q
+from signalcraft.pipeline.expire import expire_due
 from signalcraft.retention import RetentionResult, apply_retention
 
 if TYPE_CHECKING:
@@ -39,4 +40,15 @@ def register(huey: Huey, ctx: AppContext) -> dict[str, object]:
         """Nightly (03:17 UTC): delete raw payloads and ingest log lines past [ingest] raw_retention_days."""
         return apply_retention(ctx.db, ctx.settings.ingest, ctx.now())
 
-    return {"housekeeping": housekeeping, "retention": retention}
+    @huey.periodic_task(crontab(minute="*"), name="expire_alerts")
+    def expire_alerts() -> int:
+        """Every minute: resolve API v2 alerts whose endsAt passed without a re-send, then route."""
+        window = ctx.settings.ingest.group_window_minutes * 60.0
+        done = ctx.db.write(lambda c: expire_due(c, ctx.now(), window))
+        route = ctx.extras.get("tasks", {}).get("route_ingest")
+        for workspace_id, outcome in done:
+            if route is not None and outcome.event_ids:
+                route(workspace_id, outcome.event_ids)
+        return sum(o.resolved for _, o in done)
+
+    return {"housekeeping": housekeeping, "retention": retention, "expire_alerts": expire_alerts}

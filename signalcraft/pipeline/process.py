@@ -172,6 +172,7 @@ def _apply_one(
         return
     if action is Action.CREATE:
         _create(conn, integration, item, outcome, now, window)
+        _keep_ends_at(conn, outcome.alert_ids[-1], alert)
         return
     assert current is not None
     outcome.alert_ids.append(current.id)
@@ -190,6 +191,7 @@ def _apply_one(
             now=now,
             raw_id=outcome.raw_id,
         )
+        _keep_ends_at(conn, current.id, alert)
         outcome.deduplicated += 1
         return
     # Acknowledge and resolve events often carry only a key: count them, never overwrite content.
@@ -263,6 +265,14 @@ def _create(
     outcome.created += 1
     outcome.alert_ids.append(alert_id)
     outcome.group_ids.add(group_id)
+
+
+def _keep_ends_at(conn: apsw.Connection, alert_id: int, alert: RawAlert) -> None:
+    """Alertmanager API v2 senders (Prometheus) put a future ``endsAt`` on firing alerts and
+    re-send before it passes; an alert whose ``endsAt`` passes without a re-send is resolved
+    (see :mod:`signalcraft.pipeline.expire`), as Alertmanager does."""
+    if alert.ended_at is not None:
+        q.set_ends_at(conn, alert_id, alert.ended_at.timestamp())
 
 
 def _group_labels(alert: RawAlert) -> dict[str, str]:

@@ -366,3 +366,23 @@ def test_the_sentry_key_is_not_kept_in_the_raw_payload(api: TestClient, make_int
     alert = group_detail(api, groups(api)[0]["id"])["alerts"][0]
     raw = api.get(f"/api/v1/workspaces/acme/raw-payloads/{alert['raw_id']}")
     assert raw.status_code == 200 and key not in raw.text and "[sentry_key]" in raw.text
+
+
+def test_an_api_v2_alert_resolves_when_its_ends_at_passes_without_a_resend(
+        api: TestClient, make_integration: Make, clock: FakeClock, parts) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    created = make_integration("prometheus")
+
+    def at(offset: float) -> str:
+        return dt.datetime.fromtimestamp(clock() + offset, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    alert = [{"labels": {"alertname": "RuleDeleted", "job": "x"}, "startsAt": at(-60), "endsAt": at(240)}]
+    assert api.post(path_of(created["ingest_url"]), json=alert).status_code == 200
+    expire = parts.ctx.extras["tasks"]["expire_alerts"]
+    clock.advance(200)
+    assert expire.call_local() == 0 and groups(api)[0]["status"] == "triggered"
+    clock.advance(60)  # past endsAt, and Prometheus sent nothing more
+    assert expire.call_local() == 1
+    (group,) = groups(api)
+    assert group["status"] == "resolved"

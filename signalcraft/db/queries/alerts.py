@@ -579,3 +579,18 @@ def deploys(conn: apsw.Connection, workspace_id: int, limit: int = 50) -> list[R
         " links FROM deploy_events WHERE workspace_id = ? ORDER BY id DESC LIMIT ?",
         (workspace_id, limit),
     )
+
+
+def set_ends_at(conn: apsw.Connection, alert_id: int, ends_at: float) -> None:
+    conn.execute("UPDATE alerts SET ends_at = ? WHERE id = ?", (ends_at, alert_id))
+
+
+def alerts_past_ends_at(conn: apsw.Connection, now: float, limit: int = 500) -> list[tuple[int, str]]:
+    """(integration id, fingerprint) of open alerts whose ``ends_at`` has passed."""
+    found = rows(
+        conn,
+        "SELECT integration_id, fingerprint FROM alerts WHERE status <> 'resolved' AND ends_at IS NOT NULL"
+        " AND ends_at <= ? ORDER BY ends_at LIMIT ?",
+        (now, limit),
+    )
+    return [(int(r[0]), str(r[1])) for r in found]
