@@ -294,7 +294,12 @@ def _checked(section: str, key: str, f: Any, tp: Any, value: Any, origin: str) -
         ) from None
     check = f.metadata["check"]
     if check is not None and not check(value):
-        raise ConfigError(f"{origin}: {section}.{key}: expected {expect}, got {_describe(value)}")
+        shown = (
+            "a value that does not fit (not shown: it is a secret)"
+            if f.metadata["secret"]
+            else _describe(value)
+        )
+        raise ConfigError(f"{origin}: {section}.{key}: expected {expect}, got {shown}")
     return value
 
 

@@ -149,6 +149,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> in
     ctx.db.open()
     announce_setup(parts)
     parts.consumer.start()
+    ctx.extras["consumer"] = parts.consumer  # /readyz asks it whether every worker still runs
     ctx.health.queue_consumer = True
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -105,3 +105,9 @@ def test_an_unreadable_secret_file_is_named(tmp_path: Path) -> None:
 def test_only_secret_keys_take_a_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="server.port_file: unknown key"):
         load_settings(write(tmp_path, '[server]\nport_file = "/x"\n'), env={})
+
+
+def test_a_rejected_secret_is_not_printed() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, env={"SIGNALCRAFT_SERVER_METRICS_TOKEN": "hunter2-secret"})
+    assert "hunter2" not in str(info.value) and "server.metrics_token" in str(info.value)

@@ -41,8 +41,9 @@ def backup_database(source: Path, target: Path) -> BackupResult:
         dest = apsw.Connection(str(partial))
         try:
             with dest.backup("main", src, "main") as job:
-                while not job.done:
-                    job.step(256)
+                # One step: a paged copy restarts whenever the server commits and may never end;
+                # in WAL mode a single step does not block the writer.
+                job.step(-1)
             dest.execute("PRAGMA journal_mode=DELETE")
             version = int(scalar(dest, "PRAGMA user_version"))
         finally:

@@ -190,8 +190,8 @@ def _apply_one(
             stacktrace=item.stacktrace,
             now=now,
             raw_id=outcome.raw_id,
+            ends_at=alert.ended_at.timestamp() if alert.ended_at is not None else None,  # as _keep_ends_at
         )
-        _keep_ends_at(conn, current.id, alert)
         outcome.deduplicated += 1
         return
     # Acknowledge and resolve events often carry only a key: count them, never overwrite content.

@@ -32,7 +32,9 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         checks["database"] = "ok"
     except Exception as exc:  # readiness reports any failure rather than raising it
         checks["database"] = f"failing: {exc}"
-    checks["queue_consumer"] = "ok" if ctx.health.queue_consumer else "failing: not running"
+    consumer = ctx.extras.get("consumer")
+    alive = ctx.health.queue_consumer and (consumer is None or consumer.alive)
+    checks["queue_consumer"] = "ok" if alive else "failing: not running"
     checks["probe_loop"] = "ok" if ctx.health.probe_loop else "failing: not running"
     if ctx.health.draining:
         checks["draining"] = "shutting down"

@@ -369,7 +369,8 @@ def test_the_sentry_key_is_not_kept_in_the_raw_payload(api: TestClient, make_int
 
 
 def test_an_api_v2_alert_resolves_when_its_ends_at_passes_without_a_resend(
-        api: TestClient, make_integration: Make, clock: FakeClock, parts) -> None:  # type: ignore[no-untyped-def]
+    api: TestClient, make_integration: Make, clock: FakeClock, parts
+) -> None:  # type: ignore[no-untyped-def]
     import datetime as dt
 
     created = make_integration("prometheus")

@@ -193,8 +193,10 @@ def refresh_alert(
     stacktrace: str | None,
     now: float,
     raw_id: int | None,
+    ends_at: float | None = None,
 ) -> None:
-    """A duplicate of an open alert: count it and keep the latest payload's content.
+    """A duplicate of an open alert: count it and keep the latest payload's content
+    (``ends_at`` too when the payload has one; see :func:`set_ends_at`).
 
     Title, description and labels are written only when they differ from ``current``:
     naming them in an UPDATE fires ``alerts_fts_update`` (a delete and an insert in the
@@ -208,8 +210,9 @@ def refresh_alert(
         )
     conn.execute(
         "UPDATE alerts SET event_count = event_count + 1, last_seen_at = ?, severity = ?, annotations = ?,"
-        " links = ?, stacktrace = coalesce(?, stacktrace), raw_id = coalesce(?, raw_id) WHERE id = ?",
-        (now, severity, annotations, links, stacktrace, raw_id, current.id),
+        " links = ?, stacktrace = coalesce(?, stacktrace), raw_id = coalesce(?, raw_id),"
+        " ends_at = coalesce(?, ends_at) WHERE id = ?",
+        (now, severity, annotations, links, stacktrace, raw_id, ends_at, current.id),
     )
     conn.execute(
         "UPDATE alert_groups SET event_count = event_count + 1, last_seen_at = ?,"
