@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from argon2.profiles import RFC_9106_LOW_MEMORY
@@ -9,8 +11,11 @@ from argon2.profiles import RFC_9106_LOW_MEMORY
 from signalcraft.errors import InvalidInput
 
 _HASHER = PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
-# Verifying against this keeps the time of "no such user" equal to "wrong password".
-_DUMMY = _HASHER.hash("signalcraft-timing-equaliser")
+@functools.cache
+def _dummy() -> str:
+    """Verifying against this keeps the time of "no such user" equal to "wrong password".
+    Made on first use: hashing at import cost every CLI command 0.2 s."""
+    return _HASHER.hash("signalcraft-timing-equaliser")
 
 
 def hash_password(password: str) -> str:
@@ -19,7 +24,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(stored: str | None, password: str) -> bool:
     try:
-        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+        return _HASHER.verify(stored or _dummy(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
