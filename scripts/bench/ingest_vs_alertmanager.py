@@ -2,16 +2,22 @@
 
 Both peers receive the Alertmanager API v2 body (a JSON array of ``{labels, annotations,
 startsAt, endsAt, generatorURL}``): Alertmanager at ``POST /api/v2/alerts``, SignalCraft at
-``POST /ingest/<token>/api/v2/alerts`` of a ``prometheus`` integration. Scenarios, each run
-against one peer at a time (never both at once: the machine is small):
+``POST /ingest/<token>/api/v2/alerts`` of a ``prometheus`` integration. Both servers run for
+the whole comparison, but load goes to one at a time, and they take turns scenario by
+scenario, so the two runs being compared are seconds apart on a machine whose load drifts.
+Scenarios:
 
-- ``a-closed``: closed loop, ``--connections`` keep-alive connections, one alert per request
+- ``closed`` (a): closed loop, ``--connections`` keep-alive connections, one alert per request
   drawn at random from ``--labelsets`` fixed label sets (all sent once before, so nearly
   every request is a duplicate), as fast as the peer answers. Requests/s, p50, p99.
-- ``a-open``: open loop at ``--rate`` requests/s for ``--seconds``; latency is measured from
+- ``open`` (a): open loop at ``--rate`` requests/s for ``--seconds``; latency is measured from
   the *scheduled* send time, so a stall is not hidden by the generator waiting for it
-  (no coordinated omission). Achieved rate, p50, p99.
-- ``b-batch``: closed loop, ``--batch`` alerts per request. Alerts/s.
+  (no coordinated omission); requests still unanswered 5 s after the last scheduled send
+  count as errors (timeouts). Achieved rate, p50, p99.
+- ``batch`` (b): closed loop, ``--batch`` alerts per request (the same label sets). Alerts/s.
+
+Each run also reports the server's CPU time per request (user + system, all threads, from
+``/proc``): on a shared machine it moves less than the rates do.
 
 Load generators: ``wrk`` (C, with a Lua script that pre-formats every request) for the
 closed loops, so the generator takes as little of the 2 cores as possible; a small asyncio
