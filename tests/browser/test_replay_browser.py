@@ -172,9 +172,9 @@ def instance(tmp_path: Path) -> Iterator[tuple[Served, Path]]:
 
 @pytest.fixture
 def chromium() -> Iterator[Any]:
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
+    import playwright.sync_api as playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: scripts/test installs it"
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser

@@ -300,8 +300,7 @@ def test_notification_plugins_that_are_found_by_listing_a_directory_load_inside_
     """Apprise finds its plugins by listing its plugins/ directory: the spec ships it as files.
     A ``syslog://`` URL is refused for naming a local log, which needs its plugin found first;
     an unknown plugin would be refused as not an Apprise URL at all. No network is used."""
-    if importlib.util.find_spec("apprise") is None:
-        pytest.skip("apprise is not installed")
+    assert importlib.util.find_spec("apprise") is not None, "apprise is a dependency (pyproject.toml)"
     from PyInstaller.archive.readers import CArchiveReader  # installed by scripts/build-binary
 
     names = set(CArchiveReader(str(build.path)).toc)
