@@ -103,6 +103,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_example_config(args: argparse.Namespace) -> int:
+    """Print the documented example configuration shipped with this build (every key, its
+    default and what it accepts), to start a config file from."""
+    from signalcraft.paths import example_config
+
+    sys.stdout.write(example_config().read_text(encoding="utf-8"))
+    return EXIT_OK
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from signalcraft.db import migrate
 
@@ -421,24 +430,51 @@ def cmd_integration(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from signalcraft import archive
+
     settings = _settings(args)
-    result = backup.backup_database(settings.data.database_path, Path(args.file))
+    target = Path(args.file)
+    if args.database_only:
+        result = backup.backup_database(settings.data.database_path, target)
+        Out(args.json).emit(
+            {"file": str(result.path), "bytes": result.size, "schema_version": result.version},
+            f"backup written to {result.path} ({result.size} bytes, schema {result.version}; database only)",
+        )
+        return EXIT_OK
+    full = archive.write_archive(settings.data.path, settings.data.database_path, target)
     Out(args.json).emit(
-        {"file": str(result.path), "bytes": result.size, "schema_version": result.version},
-        f"backup written to {result.path} ({result.size} bytes, schema {result.version})",
+        {
+            "file": str(full.path),
+            "bytes": full.size,
+            "schema_version": full.version,
+            "replay_files": full.replay_files,
+        },
+        f"backup written to {full.path} ({full.size} bytes, schema {full.version}, "
+        f"{full.replay_files} replay files)",
     )
     return EXIT_OK
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from signalcraft import archive
     from signalcraft.db.lock import DataDirLock
 
     settings = _settings(args)
+    source = Path(args.file)
+    if not source.is_file():
+        raise InvalidInput(f"{source}: no such file", field="file")
+    settings.data.path.mkdir(parents=True, exist_ok=True)
     with DataDirLock(settings.data.path):
-        result = backup.restore_database(Path(args.file), settings.data.database_path)
+        if archive.is_sqlite_file(source):  # a --database-only backup: replay files stay as they are
+            result = backup.restore_database(source, settings.data.database_path)
+            what, replay_files = "database only", None
+        else:
+            full = archive.restore_archive(source, settings.data.path, settings.data.database_path)
+            result = backup.BackupResult(settings.data.database_path, 0, full.version)
+            what, replay_files = f"{full.replay_files} replay files", full.replay_files
     Out(args.json).emit(
-        {"file": str(result.path), "schema_version": result.version},
-        f"restored {args.file} into {result.path} (schema {result.version}; "
+        {"file": str(result.path), "schema_version": result.version, "replay_files": replay_files},
+        f"restored {args.file} into {settings.data.path} (schema {result.version}, {what}; "
         "newer migrations apply at next start)",
     )
     return EXIT_OK
@@ -483,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("serve", cmd_serve, "run the web server, task queue and probes in one process")
     add("check-config", cmd_check_config, "validate the configuration and exit")
+    add("example-config", cmd_example_config, "print the example configuration (every key with its default)")
     add("migrate", cmd_migrate, "apply database migrations")
     p = add("init", cmd_init, "write a config file and create the first workspace and owner")
     p.add_argument("--email", required=True)
@@ -527,9 +564,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--id", type=int, default=0, help="with rotate and revoke: the integration's id")
 
-    p = add("backup", cmd_backup, "write a consistent copy of the database (safe while serving)")
+    p = add(
+        "backup", cmd_backup, "write a tar archive of the database and replay files (safe while serving)"
+    )
     p.add_argument("file")
-    p = add("restore", cmd_restore, "replace the database with a backup (stop the server first)")
+    p.add_argument(
+        "--database-only", action="store_true", help="write only a copy of the SQLite database, no replays"
+    )
+    p = add(
+        "restore", cmd_restore, "replace the database and replay files with a backup (stop the server first)"
+    )
     p.add_argument("file")
     p = add("db", cmd_db, "inspect the database (sqlite-utils): table counts or a table as JSON lines")
     p.add_argument("action", choices=["tables", "export"])

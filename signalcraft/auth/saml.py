@@ -25,14 +25,10 @@ import base64
 import hashlib
 import shutil
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import apsw
 import httpx
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
-from saml2.client import Saml2Client
-from saml2.config import SPConfig
-from saml2.metadata import entity_descriptor
 
 from signalcraft.auth.rbac import RANK, Role
 from signalcraft.auth.saml_xml import (
@@ -54,7 +50,16 @@ from signalcraft.db.queries import sso as sq
 from signalcraft.errors import InvalidInput, NotFound
 from signalcraft.notify.http import PROBE_POLICY, OutboundHttp, OutboundRefused
 
+if TYPE_CHECKING:
+    from saml2.config import SPConfig
+
 __all__ = ["SamlRejected", "SsoLogin", "consume_response", "start_login"]
+
+# pysaml2 (and the XML schema machinery it loads) costs about a second to import: it is
+# imported on first use, so a process that never sees SSO starts without it. The binding
+# names are the SAML 2.0 URNs (saml2.BINDING_HTTP_POST / BINDING_HTTP_REDIRECT).
+BINDING_HTTP_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+BINDING_HTTP_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 
 SKEW_SECONDS = 90.0
 REQUEST_SECONDS = 600.0  # how long an SP-initiated login may take at the IdP
@@ -102,12 +107,16 @@ def sp_config(urls: SpUrls, sso: sq.SsoSettings | None) -> SPConfig:
     }
     if sso is not None and sso.idp_metadata_xml:
         conf["metadata"] = {"inline": [sso.idp_metadata_xml]}
+    from saml2.config import SPConfig
+
     config = SPConfig()
     config.load(conf)
     return config
 
 
 def sp_metadata_xml(urls: SpUrls, sso: sq.SsoSettings | None) -> str:
+    from saml2.metadata import entity_descriptor
+
     without_idp = None if sso is None else replace(sso, idp_metadata_xml="")
     return str(entity_descriptor(sp_config(urls, without_idp)))
 
@@ -196,6 +205,8 @@ async def start_login(db: Database, base_url: str, slug: str, now: float) -> str
         ws, sso = await db.aread(lambda c: _load(c, slug))
     except SamlRejected:
         raise NotFound("single sign-on is not set up for this workspace") from None
+    from saml2.client import Saml2Client
+
     client = Saml2Client(sp_config(sp_urls(base_url, slug), sso))
     request_id, info = client.prepare_for_authenticate(
         entityid=sso.idp_entity_id, binding=BINDING_HTTP_REDIRECT
@@ -207,6 +218,8 @@ async def start_login(db: Database, base_url: str, slug: str, now: float) -> str
 
 def _verify_with_pysaml2(urls: SpUrls, sso: sq.SsoSettings, raw: bytes, in_response_to: str | None) -> str:
     """pysaml2's verdict; returns the id of the assertion it selected."""
+    from saml2.client import Saml2Client
+
     client = Saml2Client(sp_config(urls, sso))
     outstanding = {in_response_to: urls.login_url} if in_response_to else {}
     try:

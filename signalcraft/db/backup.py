@@ -12,14 +12,17 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import apsw
 import orjson
-import sqlite_utils
 
 from signalcraft.db import migrate
 from signalcraft.db.connection import open_connection, scalar
 from signalcraft.errors import InvalidInput, NotFound, StorageError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,8 @@ def restore_database(backup: Path, target: Path) -> BackupResult:
 def _stdlib_db(path: Path) -> sqlite_utils.Database:
     if not path.exists():
         raise NotFound(f"{path}: no database", field="--config")
+    import sqlite_utils  # only the inspection commands need it: not imported at start
+
     # Read-only through the stdlib driver: inspection never takes a write lock.
     db = sqlite_utils.Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
     try:

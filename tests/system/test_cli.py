@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -380,7 +381,7 @@ def test_backup_while_serving_and_writing_is_consistent_and_holds_the_data(live:
     thread = threading.Thread(target=writer.run, daemon=True)
     thread.start()
     assert writer.first.wait(10)
-    target = live.workdir / "backups" / "during-writes.db"
+    target = live.workdir / "backups" / "during-writes.tar"
     started = time.monotonic()
     stored_before = len(writer.done)
     result = live.run("backup", str(target))
@@ -392,8 +393,12 @@ def test_backup_while_serving_and_writing_is_consistent_and_holds_the_data(live:
     assert result.stdout.startswith(f"backup written to {target} (")
     assert stored_during > 0, "no write happened while the backup ran"
     assert writer.failures == []
-    assert not Path(f"{target}-wal").exists()  # a standalone file, not a WAL pair
-    with sqlite3.connect(f"file:{target}?mode=ro", uri=True) as conn:
+    with tarfile.open(target) as tar:
+        assert sorted(tar.getnames())[:2] == ["signalcraft-backup.json", "signalcraft.db"]
+        tar.extract("signalcraft.db", live.workdir / "backups" / "unpacked", filter="data")
+    database = live.workdir / "backups" / "unpacked" / "signalcraft.db"
+    assert not Path(f"{database}-wal").exists()  # a standalone file, not a WAL pair
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         keys = conn.execute("SELECT count(*) FROM api_keys WHERE name LIKE 'bk-%'").fetchone()[0]
         owners = conn.execute("SELECT email FROM users WHERE is_instance_admin = 1").fetchall()
@@ -403,7 +408,7 @@ def test_backup_while_serving_and_writing_is_consistent_and_holds_the_data(live:
 
 def test_restore_is_refused_while_serving_and_works_once_stopped(served_instance: Instance) -> None:
     inst = served_instance
-    backup_file = inst.workdir / "before.db"
+    backup_file = inst.workdir / "before.tar"
     inst.ok("backup", str(backup_file))
     inst.ok("workspace", "create", "--slug", "after-backup")
     refused = inst.run("restore", str(backup_file))
@@ -424,7 +429,7 @@ def test_restore_of_a_bad_or_missing_file_fails_clearly_and_leaves_the_database_
     with sqlite3.connect(foreign) as conn:
         conn.execute("CREATE TABLE t(x)")
     cases = {
-        junk: f"error: file: {junk}: not a SignalCraft database (",
+        junk: f"error: file: {junk}: not a SignalCraft backup (",
         foreign: f"error: file: {foreign}: not a SignalCraft database (no workspaces table)",
         instance.workdir / "missing.db": f"error: file: {instance.workdir / 'missing.db'}: no such file",
     }
@@ -433,6 +438,79 @@ def test_restore_of_a_bad_or_missing_file_fails_clearly_and_leaves_the_database_
         assert_fails_in_one_line(result, message)
     assert file_digest(instance.database) == before
     assert not list(instance.database.parent.glob("*.restoring"))
+
+
+def _replay_files(data: Path) -> dict[str, bytes]:
+    root = data / "replays"
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_backup_and_restore_cover_the_replay_files(instance: Instance) -> None:
+    data = instance.workdir / "data"
+    finished = data / "replays" / "1" / "2026-11-20" / "a1b2c3d4e5f60718.rrweb.zst"
+    spooled = data / "replays" / "spool" / "1" / "f0e1d2c3b4a59687.chunks"
+    for path, body in ((finished, b"\x28\xb5\x2f\xfd compressed events"), (spooled, b'{"seq":1}\t[]\n')):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+    before = _replay_files(data)
+    archive_file = instance.workdir / "full.tar"
+    written = instance.json("backup", str(archive_file))
+    assert written["replay_files"] == 2
+    # After the backup: a replay deleted, another one added, a workspace created.
+    finished.unlink()
+    (data / "replays" / "1" / "2026-11-21").mkdir()
+    (data / "replays" / "1" / "2026-11-21" / "0011223344556677.rrweb.zst").write_bytes(b"later")
+    instance.ok("workspace", "create", "--slug", "after-backup")
+    restored = instance.ok("restore", str(archive_file))
+    assert "2 replay files" in restored
+    assert _replay_files(data) == before
+    assert [w["slug"] for w in instance.json("workspace", "list")] == ["acme"]
+    assert not list(data.glob("replays.before-restore")) and not list(data.glob(".restoring-*"))
+
+
+def test_database_only_backup_restores_the_database_and_leaves_replays(instance: Instance) -> None:
+    data = instance.workdir / "data"
+    kept = data / "replays" / "1" / "2026-11-20" / "a1b2c3d4e5f60718.rrweb.zst"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"replay")
+    target = instance.workdir / "db-only.db"
+    assert "database only" in instance.ok("backup", "--database-only", str(target))
+    with sqlite3.connect(f"file:{target}?mode=ro", uri=True) as conn:
+        assert conn.execute("SELECT slug FROM workspaces").fetchall() == [("acme",)]
+    instance.ok("workspace", "create", "--slug", "after-backup")
+    instance.ok("restore", str(target))
+    assert [w["slug"] for w in instance.json("workspace", "list")] == ["acme"]
+    assert kept.read_bytes() == b"replay"
+
+
+def _archive_with(path: Path, good: Path, extra: tarfile.TarInfo, body: bytes = b"") -> None:
+    import io
+
+    with tarfile.open(good) as src, tarfile.open(path, "w") as dst:
+        for member in src.getmembers():
+            dst.addfile(member, src.extractfile(member) if member.isfile() else None)
+        dst.addfile(extra, io.BytesIO(body) if extra.isfile() else None)
+
+
+def test_restore_refuses_archives_that_escape_the_data_directory(instance: Instance) -> None:
+    good = instance.workdir / "good.tar"
+    instance.ok("backup", str(good))
+    before = file_digest(instance.database)
+    escape = tarfile.TarInfo("replays/../../evil.txt")
+    escape.size = 4
+    link = tarfile.TarInfo("replays/1/link")
+    link.type = tarfile.SYMTYPE
+    link.linkname = "/etc/passwd"
+    stranger = tarfile.TarInfo("etc/cron.d/job")
+    stranger.size = 4
+    for n, bad in enumerate((escape, link, stranger)):
+        hostile = instance.workdir / f"hostile-{n}.tar"
+        _archive_with(hostile, good, bad, b"evil")
+        result = instance.run("restore", str(hostile))
+        assert_fails_in_one_line(result, f"error: file: {hostile}: unexpected member {bad.name!r}")
+    assert file_digest(instance.database) == before
+    assert not (instance.workdir / "evil.txt").exists()
+    assert not list((instance.workdir / "data").glob(".restoring-*"))
 
 
 # --- db ---------------------------------------------------------------------------------------
