@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
+# Never printed by `signalcraft db export`: whole tables of credentials, and credential
+# columns of tables that are otherwise worth exporting (the backup holds them all).
+CREDENTIAL_TABLES = frozenset({"sessions", "one_time_tokens", "api_keys"})
+CREDENTIAL_COLUMNS: dict[str, tuple[str, ...]] = {"users": ("password_hash",)}
+
+
 @dataclass(frozen=True, slots=True)
 class BackupResult:
     path: Path
@@ -122,9 +128,12 @@ def export_table(path: Path, table: str, *, limit: int = 0) -> Iterator[str]:
     db = _stdlib_db(path)
     if table not in db.table_names():
         raise InvalidInput(f"no table {table!r}; see 'signalcraft db tables'", field="table")
-    if table in ("sessions", "one_time_tokens", "api_keys"):
+    if table in CREDENTIAL_TABLES:
         raise InvalidInput(f"{table} holds credentials and is not exported", field="table")
+    hidden = CREDENTIAL_COLUMNS.get(table, ())
     for n, row in enumerate(db[table].rows, start=1):
+        for column in hidden:
+            row.pop(column, None)
         yield orjson.dumps(row, default=str).decode()
         if limit and n >= limit:
             break

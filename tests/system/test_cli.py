@@ -527,6 +527,7 @@ def test_db_export_users_prints_one_json_object_a_line(instance: Instance) -> No
     lines = instance.ok("db", "export", "users").splitlines()
     rows = [json.loads(line) for line in lines]
     assert [(r["id"], r["email"], r["is_instance_admin"]) for r in rows] == [(1, OWNER, 1)]
+    assert "password_hash" not in rows[0] and "$argon2" not in lines[0]
 
 
 @pytest.mark.parametrize("table", ["sessions", "api_keys"])
