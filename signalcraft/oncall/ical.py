@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from signalcraft.oncall.schedule import Shift
 
@@ -32,25 +33,56 @@ def _fold(line: str) -> str:
     return "\r\n ".join(parts)
 
 
+@dataclass(frozen=True)
+class Event:
+    """One on-call shift as a calendar entry."""
+
+    shift: Shift
+    who: str
+    schedule: str
+    uid: str  # stable across refreshes so calendar clients update instead of duplicating
+
+
+def events_of(
+    uid_prefix: str, schedule_name: str, shifts: Sequence[Shift], people: Mapping[int, str]
+) -> list[Event]:
+    return [
+        Event(
+            s,
+            people.get(s.user_id, f"user {s.user_id}"),
+            schedule_name,
+            f"{uid_prefix}-{int(s.start)}-{s.user_id}@signalcraft",
+        )
+        for s in shifts
+    ]
+
+
 def calendar(
     name: str, shifts: Sequence[Shift], people: Mapping[int, str], *, uid_prefix: str, now: float
 ) -> str:
+    """One schedule's shifts as a calendar."""
+    return feed(name, events_of(uid_prefix, name, shifts, people), now=now)
+
+
+def feed(name: str, events: Sequence[Event], *, now: float) -> str:
+    """Events of one or more schedules (a person's feed) as a calendar."""
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         "PRODID:-//SignalCraft//On-call//EN",
         "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
         f"X-WR-CALNAME:{_escape(name)}",
     ]
-    for shift in shifts:
-        who = people.get(shift.user_id, f"user {shift.user_id}")
+    for event in sorted(events, key=lambda e: (e.shift.start, e.uid)):
+        kind = " (override)" if event.shift.source.startswith("override:") else ""
         lines += [
             "BEGIN:VEVENT",
-            f"UID:{uid_prefix}-{int(shift.start)}-{shift.user_id}@signalcraft",
+            f"UID:{event.uid}",
             f"DTSTAMP:{_stamp(now)}",
-            f"DTSTART:{_stamp(shift.start)}",
-            f"DTEND:{_stamp(shift.end)}",
-            f"SUMMARY:{_escape(f'On call: {who} ({name})')}",
+            f"DTSTART:{_stamp(event.shift.start)}",
+            f"DTEND:{_stamp(event.shift.end)}",
+            f"SUMMARY:{_escape(f'On call: {event.who} ({event.schedule}){kind}')}",
             "END:VEVENT",
         ]
     lines.append("END:VCALENDAR")

@@ -116,6 +116,9 @@ class Schedule:
     timezone: str
     layers: tuple[Rotation, ...]
     overrides: tuple[Override, ...] = ()
+    # People who can no longer be on call (removed from the workspace, disabled): an override
+    # or layer naming one of them puts nobody there, so the layer below (if any) shows through.
+    inactive: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -129,11 +132,11 @@ class Shift:
 def on_call_at(schedule: Schedule, at: float) -> tuple[int | None, str]:
     """(user id or None, what put them there)."""
     for override in schedule.overrides:
-        if override.start <= at < override.end:
+        if override.start <= at < override.end and override.user_id not in schedule.inactive:
             return override.user_id, f"override:{override.id}"
     for layer in reversed(schedule.layers):
         user = layer.on_call(at)
-        if user is not None:
+        if user is not None and user not in schedule.inactive:
             return user, f"layer:{layer.id}"
     return None, ""
 
