@@ -27,9 +27,11 @@ from signalcraft.auth.rbac import Permission, allows
 from signalcraft.db.queries import accounts as q
 from signalcraft.db.queries import alert_work as aw
 from signalcraft.db.queries import alerts as aq
+from signalcraft.db.queries import audit
 from signalcraft.db.queries.audit import Actor
 from signalcraft.errors import Conflict, InvalidInput, NotFound
 from signalcraft.ingest.model import Severity
+from signalcraft.oncall import engine
 
 MAX_BULK = 200
 NOTE_MAX_CHARS = 4000
@@ -137,6 +139,8 @@ def _apply(
             continue
         kind, detail = _write(conn, workspace_id, group_id, change, actor.label, now)
         aq.add_event(conn, workspace_id, group_id, None, kind, now, actor.label, detail)
+        if kind in ("acknowledged", "resolved"):  # nobody needs paging any more
+            engine.stop_for_group(conn, workspace_id, group_id, kind, now)
         result.changed.append(group_id)
     return result
 
@@ -404,11 +408,15 @@ def save_view(
     name, canonical = check_view_name(name), canonical_query(query)
     if aw.view_name_taken(conn, workspace_id, name):
         raise Conflict(f"a view named {name!r} exists already", field="name")
-    return aw.insert_view(conn, workspace_id, actor.user_id, name, canonical, now)
+    view = aw.insert_view(conn, workspace_id, actor.user_id, name, canonical, now)
+    audit.record(conn, actor, "view.create", now, workspace_id=workspace_id, target=name,
+                 detail=audit.changes({}, {"name": name, "query": canonical}))
+    return view
 
 
 def update_view(
-    conn: apsw.Connection, workspace_id: int, current: str, name: str | None, query: str | None
+    conn: apsw.Connection, workspace_id: int, current: str, name: str | None, query: str | None,
+    actor: Actor, now: float,
 ) -> aw.ViewRow:
     view = view_named(conn, workspace_id, current)
     new_name = check_view_name(name) if name is not None else view.name
@@ -416,11 +424,17 @@ def update_view(
     if aw.view_name_taken(conn, workspace_id, new_name, except_id=view.id):
         raise Conflict(f"a view named {new_name!r} exists already", field="name")
     aw.update_view(conn, view.id, new_name, new_query)
+    audit.record(conn, actor, "view.update", now, workspace_id=workspace_id, target=new_name,
+                 detail=audit.changes({"name": view.name, "query": view.query},
+                                      {"name": new_name, "query": new_query}))
     return replace(view, name=new_name, query=new_query)
 
 
-def delete_view(conn: apsw.Connection, workspace_id: int, name: str) -> None:
-    aw.delete_view(conn, view_named(conn, workspace_id, name).id)
+def delete_view(conn: apsw.Connection, workspace_id: int, name: str, actor: Actor, now: float) -> None:
+    view = view_named(conn, workspace_id, name)
+    aw.delete_view(conn, view.id)
+    audit.record(conn, actor, "view.delete", now, workspace_id=workspace_id, target=view.name,
+                 detail=audit.changes({"name": view.name, "query": view.query}, {}))
 
 
 def view_named(conn: apsw.Connection, workspace_id: int, name: str) -> aw.ViewRow:

@@ -7,7 +7,9 @@ the group's timeline, and write an outbox row per channel. When a group is ackno
 resolved, the channels notified for its trigger get that event kind, so their messages can
 be updated. One decision per event: a retried task changes nothing.
 
-Escalation policies are only recorded (``escalation_policies``) for the escalation engine.
+The escalation policies of a trigger's decision are started in the same transaction
+(:func:`signalcraft.oncall.engine.start_escalations`, which fires their first step); an
+acknowledgement or resolution stops the group's running escalations.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import apsw
 from signalcraft.db.queries import alerts as aq
 from signalcraft.db.queries import routing as rq
 from signalcraft.ingest.model import Severity
+from signalcraft.oncall import engine
 from signalcraft.routing import service
 from signalcraft.routing.rules import Actions, AlertFacts, Decision, Rule, actions_from, evaluate
 from signalcraft.routing.suppression import (
@@ -41,6 +44,7 @@ MAX_TEST_ALERTS = 500
 class Routed:
     decision: rq.DecisionRow
     notification_ids: list[int] = field(default_factory=list)
+    escalating: bool = False  # runs were started: the caller schedules the engine's next wake-up
 
 
 @dataclass
@@ -84,13 +88,23 @@ def route_events(conn: apsw.Connection, workspace_id: int, event_ids: list[int],
         if event.kind in TRIGGERS:
             config = config or _config(conn, workspace_id, now)
             result = _route_trigger(conn, workspace_id, event, config, now)
+            if result is not None and result.decision.escalation_policies:
+                _escalate(conn, workspace_id, result, now)
         elif (kind := follow_up_kind(event.kind, event.alert_id)) is not None:
+            engine.stop_for_group(conn, workspace_id, event.group_id, kind, now)
             result = _route_follow_up(conn, workspace_id, event, kind, now)
         else:
             continue
         if result is not None:
             routed.append(result)
     return routed
+
+
+def _escalate(conn: apsw.Connection, workspace_id: int, routed: Routed, now: float) -> None:
+    d = routed.decision
+    woken = engine.start_escalations(conn, workspace_id, d.group_id, d.event_id, d.escalation_policies, now)
+    routed.notification_ids.extend(woken.notification_ids)
+    routed.escalating = True
 
 
 def facts_of(alert: rq.AlertFactsRow) -> AlertFacts:

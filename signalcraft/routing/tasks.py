@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from signalcraft.oncall import engine
 from signalcraft.routing.apply import Routed, route_events
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ def route_now(ctx: AppContext, workspace_id: int, event_ids: list[int]) -> list[
     notification_ids = [n for r in routed for n in r.notification_ids]
     if notification_ids:
         _wake_delivery(ctx, notification_ids)
+    if any(r.escalating for r in routed):
+        engine.schedule_next_wake(ctx)
     return routed
 
 

@@ -91,9 +91,12 @@ def set_default_route(conn: apsw.Connection, workspace_id: int, doc: dict[str, A
 
 
 def live_channel_ids(conn: apsw.Connection, workspace_id: int) -> set[int]:
-    """Channels of the workspace that are not deleted (rules may only notify these)."""
+    """Channels of the workspace that are not deleted (rules may only notify these; a person's
+    own contact methods are not the workspace's to route to)."""
     found = rows(
-        conn, "SELECT id FROM channels WHERE workspace_id = ? AND deleted_at IS NULL", (workspace_id,)
+        conn,
+        "SELECT id FROM channels WHERE workspace_id = ? AND deleted_at IS NULL AND owner_user_id IS NULL",
+        (workspace_id,),
     )
     return {r[0] for r in found}
 

@@ -1,0 +1,106 @@
+"""The escalation pages: a policy is created and edited from the form (errors next to the field),
+deleting asks first, and "My notifications" adds a contact method, sends it a real test, and
+saves rules per urgency."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import orjson
+import pytest
+from litestar.testing import TestClient
+
+from signalcraft.db.queries import channels as cq
+from signalcraft.db.queries import escalation as eq
+from signalcraft.notify.deliver import Notifier
+from signalcraft.runtime import Parts
+from tests.conftest import signed_in
+from tests.helpers import Member, hidden_csrf
+from tests.notify.test_channels import Receiver, notifying, receiving
+
+BASE = "/w/acme"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    yield from receiving()
+
+
+@pytest.fixture
+def notifier(parts: Parts) -> Iterator[Notifier]:
+    yield from notifying(parts)
+
+
+def test_a_policy_is_created_from_the_form_with_errors_next_to_the_field_and_deleting_asks_first(
+    client: TestClient, owner: Member, parts: Parts
+) -> None:
+    signed_in(client, owner)
+    form = client.get(f"{BASE}/escalation/new")
+    assert form.status_code == 200 and f"user:{owner.user.id}" in form.text
+    csrf = hidden_csrf(form.text)
+    data = {
+        "_csrf": csrf,
+        "name": "Primary",
+        "step0_targets": f"user:{owner.user.id}",
+        "step0_wait": "1441",
+        "repeat": "1",
+    }
+    bad = client.post(f"{BASE}/escalation", data=data)
+    assert bad.status_code == 400
+    assert 'id="step0-wait"' in bad.text and "between 0 and 1440" in bad.text
+    saved = client.post(f"{BASE}/escalation", data={**data, "step0_wait": "15"}, follow_redirects=False)
+    assert saved.status_code == 303
+    (policy,) = parts.ctx.db.read(lambda c: eq.policies_of(c, owner.workspace.id))
+    assert policy.doc == {
+        "steps": [{"targets": [{"kind": "user", "id": owner.user.id}], "wait_minutes": 15}],
+        "repeat": 1,
+    }
+    listing = client.get(f"{BASE}/escalation")
+    assert "Primary" in listing.text and 'data-confirm="Delete the escalation policy' in listing.text
+    edit = client.get(f"{BASE}/escalation/{policy.id}")
+    assert f'value="user:{owner.user.id}" selected' in edit.text
+    gone = client.post(f"{BASE}/escalation/{policy.id}/delete", data={"_csrf": csrf}, follow_redirects=False)
+    assert gone.status_code == 303
+    assert parts.ctx.db.read(lambda c: eq.policies_of(c, owner.workspace.id)) == []
+
+
+def test_my_notifications_adds_a_method_sends_it_a_test_and_saves_rules(
+    client: TestClient, owner: Member, parts: Parts, notifier: Notifier, receiver: Receiver
+) -> None:
+    signed_in(client, owner)
+    page = client.get(f"{BASE}/me/notifications")
+    assert page.status_code == 200 and "No contact methods yet" in page.text
+    csrf = hidden_csrf(page.text)
+    target = orjson.dumps({"url": f"{receiver.url}/me", "secret": "a-long-shared-secret"}).decode()
+    added = client.post(
+        f"{BASE}/me/contact-methods",
+        data={"_csrf": csrf, "kind": "webhook", "name": "Phone", "target": target},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303, added.text
+    missing = client.post(
+        f"{BASE}/me/contact-methods", data={"_csrf": csrf, "kind": "webhook", "name": "X", "target": "{}"}
+    )
+    assert missing.status_code == 400 and "is required" in missing.text
+    (method,) = notifier.db.read(lambda c: cq.list_for(c, owner.workspace.id, owner.user.id))
+    tested = client.post(f"{BASE}/me/contact-methods/{method.id}/test", data={"_csrf": csrf})
+    assert tested.status_code == 200 and "Test sent." in tested.text
+    assert receiver.wait_for(1)[0].json["event"] == "test"
+    rules = client.post(
+        f"{BASE}/me/notification-rules",
+        data={
+            "_csrf": csrf,
+            "high0_method": str(method.id),
+            "high0_delay": "0",
+            "normal0_method": str(method.id),
+            "normal0_delay": "30",
+        },
+    )
+    assert rules.status_code == 200 and "Rules saved." in rules.text
+    saved = parts.ctx.db.read(lambda c: eq.rules_of(c, owner.workspace.id, owner.user.id))
+    assert [(r.urgency, r.delay_minutes) for r in saved] == [("high", 0), ("normal", 30)]
+    bad = client.post(
+        f"{BASE}/me/notification-rules",
+        data={"_csrf": csrf, "high0_method": str(method.id), "high0_delay": "soon"},
+    )
+    assert bad.status_code == 400 and "whole minutes" in bad.text
