@@ -73,3 +73,6 @@ def configure(cfg: LogConfig) -> None:
     # Our own access log replaces uvicorn's; huey's per-task info lines are noise.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("huey").setLevel(max(logging.WARNING, root.level))
+    # httpx logs every request's full URL at info; a Slack or Discord webhook URL is the
+    # credential itself (docs/security.md: secrets never reach the log).
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import apsw
 
@@ -16,7 +18,11 @@ from signalcraft.db.connection import ReaderPool, open_connection
 from signalcraft.db.writer import Writer
 from signalcraft.errors import StorageError
 
+if TYPE_CHECKING:
+    from signalcraft.auth.keyring import Keyring
+
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Database:
@@ -34,8 +40,13 @@ class Database:
         synchronous: str = "normal",
         batch_max: int = 512,
         read_threads: int = 4,
+        master_key: str = "",
     ) -> None:
+        from signalcraft.auth.keyring import Keyring  # here: the keyring's queries import this package
+
         self.path = path
+        # Seals secrets stored in this database; master key from config, else beside the file.
+        self.keyring: Keyring = Keyring(master_key, path.parent)
         self.writer = Writer(
             path, busy_timeout_ms=busy_timeout_ms, synchronous=synchronous, batch_max=batch_max
         )
@@ -50,10 +61,14 @@ class Database:
             busy_timeout_ms=settings.database.busy_timeout_ms,
             synchronous=settings.database.synchronous,
             batch_max=settings.database.writer_batch_max,
+            master_key=settings.secrets.master_key,
         )
 
-    def open(self, *, create: bool = True) -> None:
-        """Create the directory if allowed, migrate to the latest schema, start the writer."""
+    def open(self, *, create: bool = True, now: float | None = None) -> None:
+        """Create the directory if allowed, migrate to the latest schema, start the keyring
+        (master key, data keys; seal secrets older versions stored in plaintext), start the writer."""
+        from signalcraft.auth import keyring, sealed_rows
+
         if not self.path.exists():
             if not create:
                 raise StorageError(f"{self.path}: database file not found")
@@ -66,11 +81,20 @@ class Database:
         conn = open_connection(self.path, busy_timeout_ms=self._busy)
         try:
             migrate.apply(conn)
+            now = time.time() if now is None else now
+            self.keyring.start(conn, now)
+            sealed = sealed_rows.seal_plaintext(conn, self.keyring, now)
+            if sealed:
+                log.info("sealed the plaintext secrets of %d rows stored by an earlier version", sealed)
         finally:
             conn.close()
+        keyring.attach(self.path, self.keyring)
         self.writer.start()
 
     def close(self) -> None:
+        from signalcraft.auth import keyring
+
+        keyring.detach(self.path, self.keyring)
         self.writer.stop()
         self._pool.shutdown(wait=True)
         self.readers.close()

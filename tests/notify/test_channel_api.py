@@ -100,7 +100,9 @@ def test_secrets_are_masked_in_every_answer_and_kept_when_the_mask_comes_back(
     )
     assert renamed.status_code == 200 and renamed.json()["name"] == "ops-2"
     stored = parts.ctx.db.read(lambda c: cq.by_id(c, channel["id"]))
-    assert stored is not None and stored.secret_config == {"webhook_url": f"{receiver.url}{SLACK_HOOK}"}
+    assert stored is not None and "XXXXSECRET" not in str(stored.secret_config)  # sealed at rest
+    kept = parts.ctx.db.read(lambda c: cq.secrets_of(c, stored))
+    assert kept == {"webhook_url": f"{receiver.url}{SLACK_HOOK}"}
     assert stored.config == {}  # the secret is kept apart from the public configuration
 
 
