@@ -252,3 +252,14 @@ def touch_system_group(conn: apsw.Connection, group_id: int, now: float) -> None
         "UPDATE alert_groups SET event_count = event_count + 1, last_seen_at = ? WHERE id = ?",
         (now, group_id),
     )
+
+
+def last_per_channel(conn: apsw.Connection, workspace_id: int) -> dict[int, NotificationRow]:
+    """The newest notification of each channel of the workspace (for "last delivery")."""
+    found = rows(
+        conn,
+        f"SELECT {_COLS} FROM notifications WHERE id IN"
+        " (SELECT max(id) FROM notifications WHERE workspace_id = ? GROUP BY channel_id)",
+        (workspace_id,),
+    )
+    return {n.channel_id: n for n in map(_notification, found)}
