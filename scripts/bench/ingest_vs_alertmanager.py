@@ -201,9 +201,9 @@ def _config(self, *a, **kw):
     kw["http"] = http
     _init(self, *a, **kw)
 uvicorn.Config.__init__ = _config
-if loop == "uvloop":
-    import uvloop
-    asyncio.run = lambda main, **kw: uvloop.run(main)
+import uvloop
+if loop == "asyncio":  # `signalcraft serve` runs on uvloop.run: swap in asyncio's loop
+    uvloop.run = lambda main, **kw: asyncio.run(main)
 from signalcraft.cli import main
 sys.exit(main(sys.argv[3:]))
 """
@@ -243,9 +243,9 @@ def signalcraft(workdir: Path, *, loop: str, http: str) -> Iterator[Peer]:
     )
     if loop == "default" and http == "default":
         cmd = [sys.executable, "-m", "signalcraft", "serve", "--config", str(config)]
-        note = "python -m signalcraft serve (asyncio loop, httptools)"
+        note = "python -m signalcraft serve (uvloop, httptools)"
     else:
-        use_loop = "asyncio" if loop == "default" else loop
+        use_loop = "uvloop" if loop == "default" else loop
         use_http = "httptools" if http == "default" else http
         cmd = [sys.executable, "-c", _LAUNCHER, use_loop, use_http, "serve", "--config", str(config)]
         note = f"launcher: {use_loop} loop, uvicorn http={use_http}"

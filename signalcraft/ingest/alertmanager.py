@@ -15,8 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
+
 from signalcraft.ingest.fields import (
     MAX_ALERTS,
+    MAX_LABELS,
+    MAX_TEXT,
     JSONObject,
     as_dict,
     as_list,
@@ -32,6 +36,7 @@ from signalcraft.ingest.fields import (
     severity_from,
     str_map,
 )
+from signalcraft.ingest.jsonload import load_json
 from signalcraft.ingest.model import (
     AlertStatus,
     JSONValue,
@@ -142,6 +147,75 @@ def _api_alert(item: JSONValue, path: str, now: datetime) -> RawAlert:
         source="prometheus",
         status=AlertStatus.RESOLVED if resolved else AlertStatus.FIRING,
         dedup_key=label_set_key(labels),
+        ended_at=ended_at,
+    )
+
+
+class _PostableAlert(msgspec.Struct, forbid_unknown_fields=True):
+    """The common shape of a postable alert, as Prometheus sends it: string labels and
+    annotations, times as text. Anything else (an extra field, a null, a number) is left
+    to :func:`parse_api_v2`, which knows every variation and names the field at fault."""
+
+    labels: dict[str, str]
+    annotations: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+    startsAt: str | msgspec.UnsetType = msgspec.UNSET
+    endsAt: str | msgspec.UnsetType = msgspec.UNSET
+    generatorURL: str | msgspec.UnsetType = msgspec.UNSET
+
+
+# Built once: a msgspec decoder compiles its type into a validator on creation.
+_API_V2_DECODER = msgspec.json.Decoder(list[_PostableAlert])
+
+
+def parse_api_v2_body(body: bytes, headers: Mapping[str, str], *, now: datetime) -> ParseResult:
+    """``parse_api_v2(load_json(body), ...)``, the same result, about 40 times faster for
+    the common shape.
+
+    The body is first decoded against :class:`_PostableAlert` (validation in C, a bounded
+    depth, so no depth walk). Any body that does not fit, or that the typed path would
+    refuse, goes through :func:`load_json` and :func:`parse_api_v2` as it is, so errors
+    read the same whichever way a body came in.
+    """
+    try:
+        items = _API_V2_DECODER.decode(body)
+    except (msgspec.MsgspecError, ValueError):  # invalid UTF-8 is a UnicodeDecodeError
+        items = None
+    if items is not None and len(items) <= MAX_ALERTS:
+        try:
+            alerts = tuple(_typed_alert(item, join("", i), now) for i, item in enumerate(items))
+            return ParseResult(alerts=alerts)
+        except PayloadError:
+            pass  # parse_api_v2 raises it again, with the same words
+    return parse_api_v2(load_json(body), headers, now=now)
+
+
+def _typed_alert(item: _PostableAlert, path: str, now: datetime) -> RawAlert:
+    raw: JSONObject = {"labels": item.labels}
+    for name in ("annotations", "startsAt", "endsAt", "generatorURL"):
+        value = getattr(item, name)
+        if value is not msgspec.UNSET:
+            raw[name] = value
+    given = item.annotations if isinstance(item.annotations, dict) else {}
+    if len(item.labels) > MAX_LABELS or len(given) > MAX_LABELS:
+        raise PayloadError(path, "too many labels")  # refused by parse_api_v2 with the count
+    labels = _clipped(item.labels)
+    if not labels.get("alertname", "").strip():
+        raise PayloadError(join(path, "labels.alertname"), "is missing or blank")
+    ended_at = parse_time(raw.get("endsAt"), join(path, "endsAt"))
+    resolved = ended_at is not None and ended_at <= now
+    annotations = _clipped(given)
+    generator_url = item.generatorURL if isinstance(item.generatorURL, str) else ""
+    return _build(
+        path,
+        labels,
+        annotations,
+        generator_url,
+        raw.get("startsAt"),
+        ended_at,
+        source="prometheus",
+        status=AlertStatus.RESOLVED if resolved else AlertStatus.FIRING,
+        dedup_key=label_set_key(labels),
+        raw=raw,
     )
 
 
@@ -156,10 +230,55 @@ def _alert(
     fallback_title: str = "",
     group_labels: dict[str, str] | None = None,
     links: tuple[Link, ...] = (),
+    ended_at: datetime | msgspec.UnsetType | None = msgspec.UNSET,
 ) -> RawAlert:
-    """The fields both shapes share: annotations, times, generatorURL, title, severity."""
+    """The fields both shapes share: annotations, times, generatorURL, title, severity
+    (``ended_at`` when the caller already parsed ``endsAt``)."""
     annotations = extras(obj, _ALERT_FIELDS) | str_map(obj.get("annotations"), join(path, "annotations"))
     generator_url = opt_str(obj, "generatorURL", path)
+    if isinstance(ended_at, msgspec.UnsetType):
+        ended_at = parse_time(obj.get("endsAt"), join(path, "endsAt"))
+    return _build(
+        path,
+        labels,
+        annotations,
+        generator_url,
+        obj.get("startsAt"),
+        ended_at,
+        source=source,
+        status=status,
+        dedup_key=dedup_key,
+        fallback_title=fallback_title,
+        group_labels=group_labels,
+        links=links,
+        raw=obj,
+    )
+
+
+def _clipped(strings: dict[str, str]) -> dict[str, str]:
+    """``strings`` with keys and values cut as :func:`str_map` cuts them (the same dict when
+    nothing is that long, which is nearly always)."""
+    if all(len(k) <= MAX_TEXT and len(v) <= MAX_TEXT for k, v in strings.items()):
+        return strings
+    return {clip(k): clip(v) for k, v in strings.items()}
+
+
+def _build(
+    path: str,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    generator_url: str,
+    starts_at: JSONValue,
+    ended_at: datetime | None,
+    *,
+    source: str,
+    status: AlertStatus,
+    dedup_key: str,
+    fallback_title: str = "",
+    group_labels: dict[str, str] | None = None,
+    links: tuple[Link, ...] = (),
+    raw: JSONObject,
+) -> RawAlert:
     title = annotations.get("summary") or labels.get("alertname") or fallback_title
     return RawAlert(
         source=source,
@@ -170,12 +289,12 @@ def _alert(
         labels=labels,
         annotations=annotations,
         links=((Link(generator_url, "Source"),) if generator_url else ()) + links,
-        occurred_at=parse_time(obj.get("startsAt"), join(path, "startsAt")),
-        ended_at=parse_time(obj.get("endsAt"), join(path, "endsAt")),
+        occurred_at=parse_time(starts_at, join(path, "startsAt")),
+        ended_at=ended_at,
         dedup_key=dedup_key,
         service=labels.get("service") or labels.get("job", ""),
         group_labels=group_labels or {},
-        raw=obj,
+        raw=raw,
     )
 
 
@@ -185,7 +304,10 @@ def label_set_key(labels: Mapping[str, str]) -> str:
     The same idea as Alertmanager's ``model.LabelSet.Fingerprint`` (a hash of the sorted
     pairs), not the same bytes: use the sender's ``fingerprint`` when it gives one.
     """
-    return digest((part for name in sorted(labels) for part in (name, labels[name])), 16)
+    parts: list[str] = []
+    for name in sorted(labels):
+        parts += (name, labels[name])
+    return digest(parts, 16)
 
 
 def _status(text: str, path: str) -> AlertStatus:
@@ -199,6 +321,7 @@ __all__ = [
     "GroupContext",
     "label_set_key",
     "parse_api_v2",
+    "parse_api_v2_body",
     "parse_group",
     "parse_webhook",
     "webhook_alert",

@@ -230,8 +230,5 @@ def json_text(value: JSONValue) -> str:
 
 def digest(parts: Iterable[str], length: int) -> str:
     """sha256 hex of ``parts`` joined with ``\\xff`` (a byte UTF-8 never produces), cut."""
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part.encode("utf-8", "surrogatepass"))
-        h.update(b"\xff")
-    return h.hexdigest()[:length]
+    data = b"\xff".join([part.encode("utf-8", "surrogatepass") for part in parts]) + b"\xff"
+    return hashlib.sha256(data).hexdigest()[:length]

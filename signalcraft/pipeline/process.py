@@ -165,22 +165,13 @@ def _apply_one(
     actor: str,
 ) -> None:
     alert = item.alert
-    current = q.open_alert(conn, integration.id, item.fingerprint)
-    action = action_for(alert.status, current.status if current else None)
-    if action is Action.IGNORE:
-        outcome.ignored += 1
-        return
-    if action is Action.CREATE:
-        _create(conn, integration, item, outcome, now, window)
-        _keep_ends_at(conn, outcome.alert_ids[-1], alert)
-        return
-    assert current is not None
-    outcome.alert_ids.append(current.id)
-    outcome.group_ids.add(current.group_id)
-    if action is Action.DEDUPLICATE:
-        q.refresh_alert(
+    if alert.status is AlertStatus.FIRING:
+        # A firing event deduplicates onto the open alert whatever its status
+        # (action_for(FIRING, open) is DEDUPLICATE), so try that first: one statement.
+        refreshed = q.refresh_open_alert(
             conn,
-            current,
+            integration.id,
+            item.fingerprint,
             severity=int(alert.severity),
             title=alert.title,
             description=alert.description,
@@ -192,8 +183,23 @@ def _apply_one(
             raw_id=outcome.raw_id,
             ends_at=alert.ended_at.timestamp() if alert.ended_at is not None else None,  # as _keep_ends_at
         )
-        outcome.deduplicated += 1
+        if refreshed is not None:
+            outcome.alert_ids.append(refreshed.id)
+            outcome.group_ids.add(refreshed.group_id)
+            outcome.deduplicated += 1
+            return
+    current = q.open_alert(conn, integration.id, item.fingerprint)
+    action = action_for(alert.status, current.status if current else None)
+    if action is Action.IGNORE:
+        outcome.ignored += 1
         return
+    if action is Action.CREATE:
+        _create(conn, integration, item, outcome, now, window)
+        _keep_ends_at(conn, outcome.alert_ids[-1], alert)
+        return
+    assert current is not None and action is not Action.DEDUPLICATE  # handled above
+    outcome.alert_ids.append(current.id)
+    outcome.group_ids.add(current.group_id)
     # Acknowledge and resolve events often carry only a key: count them, never overwrite content.
     q.count_event(conn, current.id, current.group_id, now, outcome.raw_id)
     status = "resolved" if action is Action.RESOLVE else "acknowledged"

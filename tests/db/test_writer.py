@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import wait
 from pathlib import Path
@@ -106,3 +107,84 @@ def test_a_corrupt_database_file_is_refused_with_its_path(tmp_path: Path) -> Non
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StorageError, match="bad.db: not a SignalCraft database or corrupt"):
         Database(path).open()
+
+
+# --- callers on an event loop (Writer.arun) -----------------------------------------------------
+
+
+def test_concurrent_awaited_writes_commit_in_one_transaction_and_each_gets_its_own_result(
+    db: Database,
+) -> None:
+    running, gate = threading.Event(), threading.Event()
+    held = db.writer.submit(lambda c: (running.set(), gate.wait(5)))
+    assert running.wait(5)  # the writer is inside the held write: the awaited writes queue up
+
+    async def scenario() -> list[int]:
+        def insert_and_return(v: int):  # type: ignore[no-untyped-def]
+            return lambda c: (c.execute("INSERT INTO t(v) VALUES (?)", (v,)), c.last_insert_rowid())[1]
+
+        tasks = [asyncio.create_task(db.awrite(insert_and_return(v))) for v in range(20)]
+        await asyncio.sleep(0)  # every task has queued its write and now waits for it
+        before = (db.writer.stats.transactions, db.writer.stats.writes)
+        gate.set()
+        results = await asyncio.gather(*tasks)
+        held.result(5)
+        after = (db.writer.stats.transactions, db.writer.stats.writes)
+        # the held write's own transaction, then one for all twenty
+        assert after[0] - before[0] == 2
+        assert after[1] - before[1] == 21
+        return results
+
+    rowids = asyncio.run(scenario())
+    assert len(set(rowids)) == 20
+    assert db.read(lambda c: [r[0] for r in c.execute("SELECT v FROM t ORDER BY rowid")]) == list(range(20))
+
+
+def test_a_caller_cancelled_before_its_write_started_stores_nothing_and_the_writer_goes_on(
+    db: Database,
+) -> None:
+    gate = threading.Event()
+    db.writer.submit(lambda c: gate.wait(5))
+
+    async def scenario() -> None:
+        doomed = asyncio.create_task(db.awrite(insert(1)))
+        await asyncio.sleep(0)  # queued behind the held write
+        doomed.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await doomed
+        gate.set()
+        await db.awrite(insert(2))  # the writer still works, and skipped the cancelled write
+
+    asyncio.run(scenario())
+    assert db.read(lambda c: [r[0] for r in c.execute("SELECT v FROM t")]) == [2]
+
+
+def test_a_caller_cancelled_while_its_write_runs_gets_it_stored_exactly_once(db: Database) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def slow_insert(c: apsw.Connection) -> None:
+        started.set()
+        release.wait(5)
+        c.execute("INSERT INTO t(v) VALUES (1)")
+
+    async def scenario() -> None:
+        task = asyncio.create_task(db.awrite(slow_insert))
+        while not started.is_set():  # the writer thread is inside the write now
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        release.set()
+        await db.awrite(insert(2))  # settles after the cancelled write's commit
+        # the result of the cancelled write arrives for nobody, without an error on the loop
+
+    errors: list[dict[str, object]] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, context: errors.append(context))
+        await scenario()
+
+    asyncio.run(main())
+    assert db.read(lambda c: [r[0] for r in c.execute("SELECT v FROM t ORDER BY v")]) == [1, 2]
+    assert errors == []
+    assert db.writer.alive

@@ -60,7 +60,7 @@ class OpenAlert:
     group_id: int
     status: str
     # The searchable columns as stored, so a duplicate that does not change them skips the
-    # full-text re-index (see refresh_alert).
+    # full-text re-index (see refresh_open_alert).
     title: str = ""
     description: str = ""
     labels: str = "{}"
@@ -180,9 +180,10 @@ def insert_alert(
     return conn.last_insert_rowid()
 
 
-def refresh_alert(
+def refresh_open_alert(
     conn: apsw.Connection,
-    current: OpenAlert,
+    integration_id: int,
+    fingerprint: str,
     *,
     severity: int,
     title: str,
@@ -194,31 +195,43 @@ def refresh_alert(
     now: float,
     raw_id: int | None,
     ends_at: float | None = None,
-) -> None:
-    """A duplicate of an open alert: count it and keep the latest payload's content
-    (``ends_at`` too when the payload has one; see :func:`set_ends_at`).
+) -> OpenAlert | None:
+    """A firing duplicate of the open alert with this fingerprint: count it and keep the
+    latest payload's content (``ends_at`` too when the payload has one; see
+    :func:`set_ends_at`). Returns that alert as it was, or None (and writes nothing) when
+    no alert with the fingerprint is open.
 
-    Title, description and labels are written only when they differ from ``current``:
+    One ``UPDATE ... RETURNING`` finds and counts the alert: a re-sent alert is the common
+    case, and a SELECT then an UPDATE was one statement more for each.
+
+    Title, description and labels are written only when they differ from the stored ones:
     naming them in an UPDATE fires ``alerts_fts_update`` (a delete and an insert in the
     full-text index) even when the values are the same, and a re-sent alert (Prometheus
     re-sends every evaluation) almost never changes them.
     """
+    found = rows(  # read to the end: the statement is finished before the next one runs
+        conn,
+        "UPDATE alerts SET event_count = event_count + 1, last_seen_at = ?, severity = ?, annotations = ?,"
+        " links = ?, stacktrace = coalesce(?, stacktrace), raw_id = coalesce(?, raw_id),"
+        " ends_at = coalesce(?, ends_at)"
+        " WHERE integration_id = ? AND fingerprint = ? AND status <> 'resolved'"
+        " RETURNING id, group_id, status, title, description, labels",
+        (now, severity, annotations, links, stacktrace, raw_id, ends_at, integration_id, fingerprint),
+    )
+    if not found:
+        return None
+    current = OpenAlert(*found[0])
     if (title, description, labels) != (current.title, current.description, current.labels):
         conn.execute(
             "UPDATE alerts SET title = ?, description = ?, labels = ? WHERE id = ?",
             (title, description, labels, current.id),
         )
     conn.execute(
-        "UPDATE alerts SET event_count = event_count + 1, last_seen_at = ?, severity = ?, annotations = ?,"
-        " links = ?, stacktrace = coalesce(?, stacktrace), raw_id = coalesce(?, raw_id),"
-        " ends_at = coalesce(?, ends_at) WHERE id = ?",
-        (now, severity, annotations, links, stacktrace, raw_id, ends_at, current.id),
-    )
-    conn.execute(
         "UPDATE alert_groups SET event_count = event_count + 1, last_seen_at = ?,"
         " severity = max(severity, ?) WHERE id = ?",
         (now, severity, current.group_id),
     )
+    return current
 
 
 def count_event(conn: apsw.Connection, alert_id: int, group_id: int, now: float, raw_id: int | None) -> None:

@@ -76,6 +76,13 @@ class IngestGate:
             raise UnknownCredential
         return found
 
+    def give_back(self, integration_id: int) -> None:
+        """Return a token :meth:`take` took, for a request handed on to be answered elsewhere."""
+        with self._lock:
+            bucket = self._buckets.get(integration_id)
+            if bucket is not None:
+                bucket.tokens = min(float(self.per_minute), bucket.tokens + 1.0)
+
     def take(self, integration_id: int) -> None:
         """One request from the integration's bucket; RateLimited with Retry-After when empty."""
         capacity, mono = float(self.per_minute), time.monotonic()
@@ -135,7 +142,11 @@ def header(request: Request[Any, Any, Any], name: bytes) -> str | None:
 
 def headers_of(request: Request[Any, Any, Any]) -> Mapping[str, str]:
     """Every header, names in lower case; of repeated headers the last value."""
-    raw: Iterable[tuple[bytes, bytes]] = request.scope["headers"]
+    return scope_headers(request.scope["headers"])
+
+
+def scope_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """:func:`headers_of` from an ASGI scope's header list."""
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
 
 
@@ -156,10 +167,30 @@ async def accept(
     request_id: str | None = None,
 ) -> IngestOutcome:
     """Store the parse result and return after the commit (a 2xx promises durability)."""
-    ctx = ctx_of(request)
+    return await store_and_announce(
+        ctx_of(request),
+        header(request, b"content-type") or "",
+        integration,
+        result,
+        body,
+        action=action,
+        request_id=request_id,
+    )
+
+
+async def store_and_announce(
+    ctx: AppContext,
+    content_type: str,
+    integration: iq.Integration,
+    result: ParseResult,
+    body: bytes,
+    *,
+    action: str = "",
+    request_id: str | None = None,
+) -> IngestOutcome:
+    """:func:`accept` without a Litestar request (for :mod:`signalcraft.web.ingest.fast`)."""
     now = ctx.now()
     prepared = prepare(result, integration)
-    content_type = header(request, b"content-type") or ""
     window = ctx.settings.ingest.group_window_minutes * 60.0
 
     def store(conn: apsw.Connection) -> IngestOutcome:

@@ -66,11 +66,14 @@ def _parse_by_type(integration: iq.Integration, payload: Any, headers: dict[str,
     if kind == "webhook":
         mapping = integration.settings.get("mapping")
         if not isinstance(mapping, dict):
-            raise PayloadError("", "this webhook integration has no field mapping yet; set one in SignalCraft")
+            raise PayloadError(
+                "", "this webhook integration has no field mapping yet; set one in SignalCraft"
+            )
         return generic.parse(payload, headers, mapping_from_settings(mapping))
     if kind == "sentry":
         secret = str(integration.settings.get("client_secret", ""))
-        if not secret or not sentry.verify_hook_signature(body, headers.get("sentry-hook-signature", ""), secret):
+        signature = headers.get("sentry-hook-signature", "")
+        if not secret or not sentry.verify_hook_signature(body, signature, secret):
             raise NotAuthenticated("Sentry-Hook-Signature does not match the client secret")
         return sentry.parse_integration_webhook(payload, headers)
     raise UnknownCredential
@@ -101,7 +104,7 @@ async def ingest_by_token(request: Request[Any, Any, Any], token: FromPath[str])
 # posts here every evaluation interval. Sharing it is safe: an ASGIResponse only reads its
 # fields when sent (each send gets a fresh header list) and Litestar passes a returned
 # ASGI app through untouched.
-_API_V2_OK = ASGIResponse(body=b"null", status_code=200, media_type=MediaType.JSON)
+API_V2_OK = ASGIResponse(body=b"null", status_code=200, media_type=MediaType.JSON)
 
 
 async def _api_v2(request: Request[Any, Any, Any], token: str) -> ASGIResponse:
@@ -110,13 +113,13 @@ async def _api_v2(request: Request[Any, Any, Any], token: str) -> ASGIResponse:
     integration = await gate.integration(ctx, token, types=("prometheus", "alertmanager"))
     gate.take(integration.id)
     try:
-        body, payload = await read_json(request)
-        result = alertmanager.parse_api_v2(payload, headers_of(request), now=_utc(ctx.now()))
+        body = await read_body(request)
+        result = alertmanager.parse_api_v2_body(body, headers_of(request), now=_utc(ctx.now()))
     except PayloadError as exc:
         await reject(request, integration, exc)
         raise
     await accept(request, integration, result, body)
-    return _API_V2_OK
+    return API_V2_OK
 
 
 @post("/ingest/{token:str}/api/v2/alerts", **NO_LIMIT)
@@ -249,8 +252,8 @@ async def opsgenie_action(request: Request[Any, Any, Any], identifier: FromPath[
     fingerprint = identifier if parsed.identifier_type == "alias" else await _fingerprint_by_id(
         ctx, integration, parsed.identifier)
     status = AlertStatus.RESOLVED if parsed.action == "close" else AlertStatus.ACKNOWLEDGED
-    event = RawAlert(source="opsgenie", title=fingerprint or identifier, status=status, severity=Severity.INFO,
-                     dedup_key=fingerprint or f"missing:{identifier}",
+    event = RawAlert(source="opsgenie", title=fingerprint or identifier, status=status,
+                     severity=Severity.INFO, dedup_key=fingerprint or f"missing:{identifier}",
                      annotations={k: v for k, v in (("user", parsed.user), ("note", parsed.note)) if v})
     request_id = str(uuid.uuid4())
     await accept(request, integration, ParseResult(alerts=(event,)), body, action=parsed.action.capitalize(),
@@ -266,7 +269,9 @@ async def _fingerprint_by_id(ctx: Any, integration: iq.Integration, identifier: 
 
 
 @get("/v2/alerts/requests/{request_id:str}", **NO_LIMIT)
-async def opsgenie_request_status(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Response[Any]:
+async def opsgenie_request_status(
+    request: Request[Any, Any, Any], request_id: FromPath[str]
+) -> Response[Any]:
     """What became of an earlier request (Opsgenie processes asynchronously; we do not, so
     a request that answered 202 is already done)."""
     started = time.perf_counter()
