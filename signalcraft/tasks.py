@@ -12,7 +12,7 @@ from huey import crontab
 
 from signalcraft.db.queries import accounts as q
 from signalcraft.pipeline.expire import expire_due
-from signalcraft.retention import RetentionResult, apply_retention
+from signalcraft.retention import RetentionResult, run_nightly
 
 if TYPE_CHECKING:
     from huey import Huey
@@ -37,8 +37,9 @@ def register(huey: Huey, ctx: AppContext) -> dict[str, object]:
 
     @huey.periodic_task(crontab(hour="3", minute="17"), name="retention")
     def retention() -> RetentionResult:
-        """Nightly (03:17 UTC): delete raw payloads and ingest log lines past [ingest] raw_retention_days."""
-        return apply_retention(ctx.db, ctx.settings.ingest, ctx.now())
+        """Nightly (03:17 UTC): delete what is past [ingest] raw_retention_days and the [retention]
+        settings, batch by batch (see signalcraft/retention.py)."""
+        return run_nightly(ctx.db, ctx.settings.ingest, ctx.settings.retention, ctx.now())
 
     @huey.periodic_task(crontab(minute="*"), name="expire_alerts")
     def expire_alerts() -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -21,7 +22,14 @@ from signalcraft.db import Database
 from signalcraft.db.connection import rows, scalar
 from signalcraft.db.queries import alerts as aq
 from signalcraft.db.queries import audit
-from signalcraft.retention import BATCH, DAY_SECONDS, RetentionResult, apply_retention, cutoff_for
+from signalcraft.retention import (
+    BATCH,
+    DAY_SECONDS,
+    RetentionResult,
+    apply_history_retention,
+    apply_retention,
+    cutoff_for,
+)
 from signalcraft.runtime import Parts
 from tests.helpers import FakeClock, member, workspace
 from tests.ingest_http.conftest import sample
@@ -161,14 +169,15 @@ def test_the_task_deletes_batch_by_batch_each_batch_its_own_write(parts: Parts, 
     clock.advance(1)
     writes, transactions = db.writer.stats.writes, db.writer.stats.transactions
 
-    result = run_retention(parts)
+    result = apply_retention(db, parts.ctx.settings.ingest, clock())
 
     # log lines: 500 + 100 (short: done); raw payloads: 500 + 500 + 201 (short: done)
     assert result == RetentionResult(ingest_log=BATCH + 100, raw_payloads=2 * BATCH + 201, batches=5)
     assert db.writer.stats.writes - writes == result.batches  # one write per batch ...
     assert db.writer.stats.transactions - transactions == result.batches  # ... each committed on its own
     assert (count(db, "raw_payloads"), count(db, "ingest_log")) == (7, 3)
-    assert run_retention(parts) == RetentionResult(batches=2)  # nothing left: one empty batch per table
+    # nothing left: one empty batch per table (2 for ingest, 4 for history; audit_days=0 keeps the log)
+    assert run_retention(parts) == RetentionResult(batches=6)
 
 
 def unindexed_references_to(conn: Any, parent: str) -> list[str]:
@@ -207,3 +216,124 @@ def test_a_smaller_batch_only_means_more_writes(parts: Parts, clock: FakeClock) 
     result = apply_retention(db, config, clock(), batch=5)
     assert result == RetentionResult(ingest_log=0, raw_payloads=23, batches=1 + 5)
     assert count(db, "raw_payloads") == 0
+
+
+# --- resolved alerts, notifications, the audit log ----------------------------------------------
+
+
+def resolve_all(parts: Parts, now: float) -> None:
+    parts.ctx.db.write(
+        lambda c: c.execute("UPDATE alert_groups SET status = 'resolved', resolved_at = ?", (now,))
+    )
+
+
+def fts_hits(db: Database, word: str) -> int:
+    return int(
+        db.read(lambda c: scalar(c, "SELECT count(*) FROM alerts_fts WHERE alerts_fts MATCH ?", (word,)))
+    )
+
+
+def test_resolved_groups_go_with_their_alerts_events_and_search_rows_open_and_newer_ones_stay(
+    parts: Parts, client: TestClient, clock: FakeClock
+) -> None:
+    db, days = parts.ctx.db, parts.ctx.settings.retention.resolved_alert_days
+    token = integration(parts, "alertmanager", clock())
+    firing = sample("alertmanager", "001-firing-two-alerts-same-summary.json")
+    assert client.post(f"/ingest/{token}", content=firing, headers=JSON).status_code == 200
+    resolve_all(parts, clock())
+    old_alerts = count(db, "alerts")
+    word = db.read(lambda c: scalar(c, "SELECT title FROM alerts LIMIT 1")).split()[0]
+    assert old_alerts >= 1 and fts_hits(db, word) == old_alerts
+    clock.advance(days * DAY_SECONDS + 1)
+    newer = sample("alertmanager", "003-no-fingerprint-extra-fields.json")
+    assert client.post(f"/ingest/{token}", content=newer, headers=JSON).status_code == 200  # open: stays
+    groups_before, events_before = count(db, "alert_groups"), count(db, "alert_events")
+
+    result = run_retention(parts)
+
+    assert result.alert_groups == 1 and result.alerts == old_alerts
+    assert count(db, "alert_groups") == groups_before - 1
+    assert 0 < count(db, "alert_events") < events_before  # the alerts' events went with them
+    orphans = "SELECT count(*) FROM alert_events WHERE group_id NOT IN (SELECT id FROM alert_groups)"
+    assert db.read(lambda c: scalar(c, orphans)) == 0
+    assert fts_hits(db, word) == 0  # the search index follows
+    assert db.read(lambda c: scalar(c, "SELECT count(*) FROM alerts_fts")) == count(db, "alerts")
+    (entry,) = db.read(lambda c: audit.entries(c, None, action_prefix="retention."))
+    assert entry.actor == "system" and entry.detail["alert_groups"] == 1
+
+
+def test_finished_notifications_past_their_days_go_pending_ones_stay(parts: Parts, clock: FakeClock) -> None:
+    db, days = parts.ctx.db, parts.ctx.settings.retention.notification_log_days
+    ws = workspace(db, "acme", clock())
+
+    def seed(conn: Any) -> None:
+        conn.execute(
+            "INSERT INTO channels(workspace_id, kind, name, config, secret_config, created_at, updated_at)"
+            " VALUES (?, 'webhook', 'c', '{}', '{}', ?, ?)",
+            (ws.id, clock(), clock()),
+        )
+        channel = conn.last_insert_rowid()
+        for n, status in enumerate(("delivered", "failed", "pending", "delivered")):
+            conn.execute(
+                "INSERT INTO notifications(workspace_id, channel_id, event_kind, idempotency_key, status,"
+                " next_attempt_at, created_at) VALUES (?, ?, 'test', ?, ?, 0, ?)",
+                (ws.id, channel, f"k{n}", status, clock() + (days * DAY_SECONDS if n == 3 else 0)),
+            )
+            conn.execute(
+                "INSERT INTO notification_attempts(notification_id, at, outcome) VALUES (?, ?, 'x')",
+                (conn.last_insert_rowid(), clock()),
+            )
+
+    db.write(seed)
+    clock.advance(days * DAY_SECONDS + 1)
+    assert run_retention(parts).notifications == 2
+    assert ids(db, "SELECT status FROM notifications ORDER BY id") == ["pending", "delivered"]
+    assert count(db, "notification_attempts") == 2  # the deleted ones' attempts cascade
+
+
+def test_the_audit_log_is_kept_forever_by_default_and_only_retention_deletes_from_it(
+    parts: Parts, clock: FakeClock
+) -> None:
+    db = parts.ctx.db
+    db.write(lambda c: audit.record(c, audit.CLI, "user.create", clock(), target="a@example.com"))
+    clock.advance(10 * 365 * DAY_SECONDS)
+    assert run_retention(parts).audit == 0 and count(db, "audit_log") == 1
+    with pytest.raises(Exception, match="append-only"):
+        db.write(lambda c: c.execute("UPDATE audit_log SET actor = 'x'"))
+    with pytest.raises(Exception, match="deleted only by retention"):
+        db.write(lambda c: c.execute("DELETE FROM audit_log"))
+
+    config = replace(parts.ctx.settings.retention, audit_days=30)
+    result = apply_history_retention(db, config, clock())
+    assert result.audit == 1 and count(db, "audit_log") == 0
+    assert count(db, "audit_purge_permit") == 0  # the permit does not outlive its write
+
+
+def test_retention_of_a_backlog_never_holds_ingest_up_for_more_than_one_batch(
+    parts: Parts, client: TestClient, clock: FakeClock
+) -> None:
+    """Batches are separate writes: an ingest request queued meanwhile is served between two."""
+    db = parts.ctx.db
+    fill(db, raw=3 * BATCH, log=0, at=clock())
+    clock.advance(parts.ctx.settings.ingest.raw_retention_days * DAY_SECONDS + 1)
+    token = integration(parts, "alertmanager", clock())
+    firing = sample("alertmanager", "001-firing-two-alerts-same-summary.json")
+    order: list[str] = []
+    done = threading.Event()
+
+    def ingest_while_deleting() -> None:
+        order.append(
+            "ingest"
+            if client.post(f"/ingest/{token}", content=firing, headers=JSON).status_code == 200
+            else "ingest failed"
+        )
+        done.set()
+
+    before = db.writer.stats.transactions
+    thread = threading.Thread(target=ingest_while_deleting)
+    thread.start()
+    result = apply_retention(db, parts.ctx.settings.ingest, clock(), batch=50)
+    thread.join(10)
+    assert done.is_set() and order == ["ingest"]
+    assert result.raw_payloads == 3 * BATCH and result.batches == 1 + 3 * BATCH // 50 + 1
+    assert db.writer.stats.transactions - before >= result.batches  # every batch committed on its own

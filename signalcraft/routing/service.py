@@ -6,6 +6,7 @@ audited. Functions run inside a write transaction and take ``now``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -93,7 +94,8 @@ def save_rules(
     """Replace the ordered list. Rules that carry an ``id`` keep it (so past decisions still name
     them); rules without one are new; saved rules left out are deleted."""
     rules = validated(lambda: compile_rules(conn, workspace_id, docs))
-    existing = {r.id for r in rq.rules_of(conn, workspace_id)}
+    previous = rq.rules_of(conn, workspace_id)
+    existing = {r.id for r in previous}
     kept = set()
     for i, rule in enumerate(rules):
         if rule.id and rule.id not in existing:
@@ -118,7 +120,7 @@ def save_rules(
         now,
         workspace_id=workspace_id,
         target="routing",
-        detail={"rules": [{"id": r.id, "name": r.name} for r in saved], "deleted": sorted(existing - kept)},
+        detail=audit.changes(_rules_view(previous), _rules_view(saved)),
     )
     return saved
 
@@ -135,6 +137,19 @@ def default_actions(conn: apsw.Connection, workspace_id: int) -> Actions:
     return actions_from(rq.default_route(conn, workspace_id), "actions")
 
 
+def _rules_view(rules: list[rq.RuleRow]) -> dict[str, Any]:
+    """Rules as audit fields: one per rule id, with its position, name, state and body."""
+    return {f"rule:{r.id}": {"position": r.position, "name": r.name, "enabled": r.enabled, "doc": r.doc}
+            for r in rules}
+
+
+def _rows_view(kind: str, saved: Any) -> dict[str, Any]:
+    """Saved rows (dataclasses with an ``id``) as audit fields, one per row, timestamps left out."""
+    return {f"{kind}:{r.id}": {k: v for k, v in dataclasses.asdict(r).items()
+                               if k not in ("id", "workspace_id", "updated_at", "created_at")}
+            for r in saved}
+
+
 def save_default(
     conn: apsw.Connection, workspace_id: int, doc: Any, actor: audit.Actor, now: float
 ) -> dict[str, Any]:
@@ -143,6 +158,7 @@ def save_default(
         _check_channels(actions, rq.live_channel_ids(conn, workspace_id), "actions.notify")
 
     validated(check)
+    before = rq.default_route(conn, workspace_id)
     rq.set_default_route(conn, workspace_id, doc, now)
     audit.record(
         conn,
@@ -151,7 +167,7 @@ def save_default(
         now,
         workspace_id=workspace_id,
         target="routing",
-        detail={"actions": doc},
+        detail=audit.changes({"default": before}, {"default": dict(doc)}),
     )
     return dict(doc)
 
@@ -343,7 +359,8 @@ def save_windows(
     """Replace the workspace's maintenance windows. Each is ``{id?, name, integrations,
     matchers}`` plus either ``starts_at``/``ends_at`` (once) or ``weekly`` (recurring:
     ``weekdays``, ``start``, ``duration_minutes``, ``timezone``). Left-out windows are deleted."""
-    existing = {w.id for w in rq.windows_of(conn, workspace_id)}
+    previous = rq.windows_of(conn, workspace_id)
+    existing = {w.id for w in previous}
     ids = _item_ids(docs, existing, "windows", "windows")
     checked = validated(
         lambda: [_window_doc(conn, workspace_id, d, f"windows[{i}]") for i, d in enumerate(docs)]
@@ -374,7 +391,7 @@ def save_windows(
         now,
         workspace_id=workspace_id,
         target="maintenance",
-        detail={"windows": [{"id": w.id, "name": w.name} for w in saved]},
+        detail=audit.changes(_rows_view("window", previous), _rows_view("window", saved)),
     )
     return saved
 
@@ -412,7 +429,8 @@ def save_inhibit_rules(
 ) -> list[rq.InhibitRow]:
     """Replace the inhibit rules: ``{id?, name, source_matchers, target_matchers, equal}`` each,
     as Alertmanager's ``inhibit_rules``. Left-out rules are deleted."""
-    existing = {r.id for r in rq.inhibit_rules_of(conn, workspace_id)}
+    previous = rq.inhibit_rules_of(conn, workspace_id)
+    existing = {r.id for r in previous}
     ids = _item_ids(docs, existing, "inhibit_rules", "inhibit rules")
     checked = validated(lambda: [_inhibit_doc(d, f"inhibit_rules[{i}]") for i, d in enumerate(docs)])
     for gone in existing - {i for i in ids if i is not None}:
@@ -427,6 +445,6 @@ def save_inhibit_rules(
         now,
         workspace_id=workspace_id,
         target="inhibit",
-        detail={"inhibit_rules": [{"id": r.id, "name": r.name} for r in saved]},
+        detail=audit.changes(_rows_view("inhibit", previous), _rows_view("inhibit", saved)),
     )
     return saved

@@ -11,7 +11,9 @@ Each route handler declares in ``opt`` either ``public=True`` or a ``permission`
 - ``scope="instance"``: an instance administrator.
 
 A route that declares neither is refused for everyone (fail closed), and the route-walking
-test lists it. Sessions (cookie) work on every route; ``Authorization: Bearer <API key>``
+test lists it. Authenticated requests spend one token of their API key's or session's rate
+limit here (:mod:`signalcraft.web.ratelimit`); public routes have their own limits.
+Sessions (cookie) work on every route; ``Authorization: Bearer <API key>``
 works on ``/api/v1`` routes only. State-changing requests on a session need the CSRF token
 (form field ``_csrf`` or header ``X-CSRF-Token``); anonymous forms use a double-submit cookie.
 """
@@ -30,6 +32,7 @@ from signalcraft.db.queries import accounts as q
 from signalcraft.db.queries import audit
 from signalcraft.errors import Forbidden, NotAuthenticated, NotFound
 from signalcraft.web.context import ctx_of
+from signalcraft.web.ratelimit import limits_of
 
 SESSION_COOKIE = "sc_session"
 ANON_CSRF_COOKIE = "sc_csrf"
@@ -136,6 +139,7 @@ async def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: 
     state["identity"] = identity
     if identity.user is None and identity.api_key is None:
         raise NotAuthenticated("sign in to continue")
+    _take_rate_limit(connection, identity)
     if opt.get("html") and identity.user is not None:
         user_id = identity.user.id
         state["memberships"] = await ctx_of(connection).db.aread(lambda c: q.memberships_of(c, user_id))
@@ -156,6 +160,15 @@ async def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: 
             raise Forbidden("only an instance administrator may do this")
         return
     state["workspace_access"] = await _workspace_access(connection, identity, permission)
+
+
+def _take_rate_limit(connection: ASGIConnection[Any, Any, Any, Any], identity: Identity) -> None:
+    """One request from the caller's bucket ([limits]); RateLimited (429 + Retry-After) when empty."""
+    ctx = ctx_of(connection)
+    if identity.api_key is not None:
+        limits_of(ctx).take_api_key(identity.api_key.id, ctx.now())
+    elif identity.session is not None:
+        limits_of(ctx).take_session(identity.session.id, ctx.now())
 
 
 async def _workspace_access(

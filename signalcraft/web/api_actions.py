@@ -213,14 +213,18 @@ class SavedViewApi(Controller):
     async def update_view(
         self, request: Request[Any, Any, Any], name: FromPath[str], data: JSONBody[ViewPatch]
     ) -> ViewOut:
-        ctx, ws_id = ctx_of(request), workspace_of(request).workspace.id
-        view = await ctx.db.awrite(lambda c: actions.update_view(c, ws_id, name, data.name, data.query))
+        ctx, ws_id, actor = ctx_of(request), workspace_of(request).workspace.id, identity_of(request).actor
+        now = ctx.now()
+        view = await ctx.db.awrite(
+            lambda c: actions.update_view(c, ws_id, name, data.name, data.query, actor, now)
+        )
         return view_out(view)
 
     @delete("/{name:str}", opt=_ws(Permission.RESPOND), status_code=204)
     async def delete_view(self, request: Request[Any, Any, Any], name: FromPath[str]) -> None:
-        ctx, ws_id = ctx_of(request), workspace_of(request).workspace.id
-        await ctx.db.awrite(lambda c: actions.delete_view(c, ws_id, name))
+        ctx, ws_id, actor = ctx_of(request), workspace_of(request).workspace.id, identity_of(request).actor
+        now = ctx.now()
+        await ctx.db.awrite(lambda c: actions.delete_view(c, ws_id, name, actor, now))
 
 
 HANDLERS: list[ControllerRouterHandler] = [AlertActionApi, SavedViewApi]

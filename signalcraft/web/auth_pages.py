@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import apsw
-from litestar.params import FromPath, FromQuery
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from signalcraft.auth import passwords, service
@@ -24,7 +24,7 @@ from signalcraft.web.access import (
     optional_identity,
 )
 from signalcraft.web.context import ctx_of
-from signalcraft.web.forms import read_form, safe_next, text
+from signalcraft.web.forms import read_form, safe_next
 from signalcraft.web.proxies import is_https
 from signalcraft.web.responses import render
 
@@ -65,7 +65,7 @@ async def root(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get("/login", opt={"public": True, "html": True}, include_in_schema=False)
-async def login_page(request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Response[Any]:  # noqa: A002
+async def login_page(request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Response[Any]:
     identity = await optional_identity(request)
     if identity.user is not None:
         return Redirect(safe_next(next), status_code=303)
@@ -100,8 +100,11 @@ async def login_submit(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post("/logout", opt={"permission": Permission.READ, "scope": "user", "html": True}, include_in_schema=False)
 async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
-    identity = identity_of(request)
-    await service.sign_out(ctx_of(request).db, identity.session_token)
+    identity, ctx = identity_of(request), ctx_of(request)
+    await service.sign_out(ctx.db, identity.session_token)
+    user, now = identity.user, ctx.now()
+    if user is not None:
+        await ctx.db.awrite(lambda c: audit.record(c, identity.actor, "logout", now, target=user.email))
     response = Redirect("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

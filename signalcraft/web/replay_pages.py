@@ -262,8 +262,10 @@ def _save(conn: Any, workspace_id: int, origins: tuple[str, ...], rate: int | No
     existing = rq.recorder_of(conn, workspace_id)
     key = existing.public_key if existing else ids.new_public_key()
     rq.save_recorder(conn, workspace_id, key, origins, rate, now)
+    before = ({"allowed_origins": list(existing.allowed_origins), "sample_rate": existing.sample_rate}
+              if existing else {})
     audit.record(conn, actor, "replay.settings", now, workspace_id=workspace_id,
-                 detail={"allowed_origins": list(origins), "sample_rate": rate})
+                 detail=audit.changes(before, {"allowed_origins": list(origins), "sample_rate": rate}))
 
 
 HANDLERS = [ReplayPages]

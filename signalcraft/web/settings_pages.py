@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import apsw
 import orjson
-from litestar.params import FromPath, FromQuery
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from signalcraft.auth import members, service
@@ -178,26 +181,49 @@ class WorkspacePages(Controller):
     # --- audit log --------------------------------------------------------------------
 
     @get("/settings/audit", opt=_page(Permission.MANAGE_MEMBERS))
-    async def audit_page(self, request: Request[Any, Any, Any], action: FromQuery[str] = "",
-                         before: FromQuery[int | None] = None) -> Response[Any]:
+    async def audit_page(self, request: Request[Any, Any, Any], before: FromQuery[int | None] = None
+                         ) -> Response[Any]:
         ws = workspace_of(request).workspace
-        action = action[:100]
+        where, values = audit_filter(request.query_params)
         found = await ctx_of(request).db.aread(
-            lambda c: audit.entries(c, ws.id, limit=101, before_id=before, action_prefix=action))
+            lambda c: audit.entries(c, ws.id, limit=101, before_id=before, where=where))
+        query = urlencode({k: v for k, v in values.items() if v})
         return render(request, "settings/audit.html", {
-            "entries": found[:100], "filter_action": action,
+            "entries": found[:100], "filter": values, "filter_query": query,
+            "filter_action": values["action"],
             "next_before": found[99].id if len(found) > 100 else None, "active_nav": "audit"})
 
     @get("/settings/audit.jsonl", opt=_page(Permission.MANAGE_MEMBERS))
     async def audit_export(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        """The entries the page's filters select, oldest last, as JSON lines."""
         ws = workspace_of(request).workspace
+        where, _ = audit_filter(request.query_params)
 
         def dump(conn: apsw.Connection) -> bytes:
             lines = [orjson.dumps({"id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
                                    "target": e.target, "ip": e.ip, "detail": e.detail})
-                     for e in audit.entries(conn, ws.id, limit=1_000_000)]
+                     for e in audit.entries(conn, ws.id, limit=1_000_000, where=where)]
             return b"\n".join(lines) + (b"\n" if lines else b"")
 
         body = await ctx_of(request).db.aread(dump)
         return Response(body, media_type="application/x-ndjson", headers={
             "Content-Disposition": f'attachment; filename="audit-{ws.slug}.jsonl"'})
+
+
+def audit_filter(query: Mapping[str, str]) -> tuple[audit.AuditFilter, dict[str, str]]:
+    """The audit filters from a query string (dates as YYYY-MM-DD, UTC; ``to`` is inclusive)."""
+    values = {k: str(query.get(k) or "")[:200].strip() for k in ("action", "actor", "target", "from", "to")}
+    return audit.AuditFilter(
+        action_prefix=values["action"], actor=values["actor"], target=values["target"],
+        since=_day(values["from"], "from"), until=_day(values["to"], "to", next_day=True),
+    ), values
+
+
+def _day(text: str, field: str, *, next_day: bool = False) -> float | None:
+    if not text:
+        return None
+    try:
+        day = dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise InvalidInput("a date as YYYY-MM-DD", field=field) from None
+    return (day + dt.timedelta(days=1 if next_day else 0)).timestamp()

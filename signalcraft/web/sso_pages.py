@@ -167,6 +167,17 @@ def _settings_from_form(form: dict[str, str], current: sq.SsoSettings, md: saml.
     return new
 
 
+def _audited(s: sq.SsoSettings) -> dict[str, Any]:
+    """The settings as audit fields (the metadata XML itself is summarized by entity id and certs)."""
+    return {"enabled": s.enabled, "idp": s.idp_entity_id, "idp_sso_url": s.idp_sso_url,
+            "metadata_url": s.idp_metadata_url, "certs": s.idp_cert_sha256,
+            "email_attribute": s.email_attribute,
+            "name_attribute": s.name_attribute, "role_attribute": s.role_attribute,
+            "role_map": {k: v.value for k, v in s.role_map.items()}, "default_role": s.default_role.value,
+            "jit": s.jit_create, "idp_initiated": s.idp_initiated, "sso_only": s.sso_only,
+            "break_glass_user_id": s.break_glass_user_id}
+
+
 @post("/w/{slug:str}/settings/sso", opt=OWNER_PAGE, include_in_schema=False)
 async def sso_settings_submit(request: Request[Any, Any, Any]) -> Response[Any]:
     ctx = ctx_of(request)
@@ -182,11 +193,8 @@ async def sso_settings_submit(request: Request[Any, Any, Any]) -> Response[Any]:
 
         def save(conn: apsw.Connection) -> None:
             sq.save_sso_settings(conn, new, now)
-            after = {"enabled": new.enabled, "idp": new.idp_entity_id, "certs": new.idp_cert_sha256,
-                     "jit": new.jit_create, "idp_initiated": new.idp_initiated, "sso_only": new.sso_only,
-                     "break_glass_user_id": new.break_glass_user_id}
             audit.record(conn, actor, "sso.update", now, workspace_id=ws.id, target=new.idp_entity_id,
-                         detail={"after": after})
+                         detail=audit.changes(_audited(current), _audited(new)))
 
         await ctx.db.awrite(save)
     except SignalCraftError as exc:

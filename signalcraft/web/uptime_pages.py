@@ -453,6 +453,10 @@ def _status_saver(
 
     def save(conn: Any) -> None:
         chosen = status_page.chosen_monitors(form, uq.list_monitors(conn, workspace_id))
+        page = uq.status_page(conn, workspace_id)
+        before = {"enabled": page.enabled, "title": page.title, "logo": page.logo_type or None,
+                  "monitors": [{"id": m.monitor_id, "public_name": m.public_name}
+                               for m in uq.page_monitors(conn, workspace_id)]}
         uq.save_status_page(conn, workspace_id, enabled, title, now)
         uq.set_page_monitors(conn, workspace_id, chosen)
         if logo:
@@ -465,13 +469,10 @@ def _status_saver(
             "status_page.update",
             now,
             workspace_id=workspace_id,
-            detail={
-                "after": {
-                    "enabled": enabled,
-                    "title": title,
-                    "monitors": [{"id": i, "public_name": n} for i, n in chosen],
-                }
-            },
+            detail=audit.changes(before, {
+                "enabled": enabled, "title": title,
+                "logo": uq.status_page(conn, workspace_id).logo_type or None,
+                "monitors": [{"id": i, "public_name": n} for i, n in chosen]}),
         )
 
     return save

@@ -83,7 +83,8 @@ def test_saving_the_list_reorders_keeps_ids_and_deletes_the_left_out(
     assert b not in {r.id for r in parts.ctx.db.read(lambda c: rq.rules_of(c, ws_id))}
     entries = parts.ctx.db.read(lambda c: audit.entries(c, ws_id, action_prefix="routing."))
     assert [e.action for e in entries] == ["routing.rules_save", "routing.rules_save"]
-    assert entries[0].detail["deleted"] == [b] and entries[0].actor == "ops@example.com"
+    assert f"rule:{b}" in entries[0].detail["before"] and f"rule:{b}" not in entries[0].detail["after"]
+    assert entries[0].actor == "ops@example.com"
 
 
 def test_silences_windows_and_inhibit_rules_are_validated_and_audited(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,33 @@ class Actor:
 
 SYSTEM = Actor("system")
 CLI = Actor("cli")
+
+MASK = "***"
+
+
+def changes(
+    before: Mapping[str, Any], after: Mapping[str, Any], *, secret_keys: Collection[str] = ()
+) -> dict[str, dict[str, Any]]:
+    """The changed fields only, as ``{"before": {...}, "after": {...}}``: the one shape every caller records.
+
+    A key present on one side only is a change (creation: ``before={}``; deletion: ``after={}``).
+    Values under ``secret_keys`` never reach the log: a changed secret shows as ``"***"`` on both
+    sides, so the trail says *that* it changed, not what it was or became.
+    """
+    out: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
+    for key in (*before, *(k for k in after if k not in before)):
+        old, new = before.get(key, _ABSENT), after.get(key, _ABSENT)
+        if old == new:
+            continue
+        secret = key in secret_keys
+        if old is not _ABSENT:
+            out["before"][key] = MASK if secret and old not in (None, "") else old
+        if new is not _ABSENT:
+            out["after"][key] = MASK if secret and new not in (None, "") else new
+    return out
+
+
+_ABSENT: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +90,21 @@ def record(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """What the audit page and export narrow to; empty fields match everything."""
+
+    action_prefix: str = ""
+    actor: str = ""  # exact, case-insensitive
+    target: str = ""  # substring
+    since: float | None = None
+    until: float | None = None
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def entries(
     conn: apsw.Connection,
     workspace_id: int | None,
@@ -69,15 +112,30 @@ def entries(
     limit: int = 100,
     before_id: int | None = None,
     action_prefix: str = "",
+    where: AuditFilter | None = None,
 ) -> list[AuditEntry]:
+    """Newest first; ``before_id`` is the cursor of the next page."""
+    f = where or AuditFilter(action_prefix=action_prefix)
     clauses = ["(workspace_id IS ? OR ? IS NULL)"]
     params: list[Any] = [workspace_id, workspace_id]
     if before_id is not None:
         clauses.append("id < ?")
         params.append(before_id)
-    if action_prefix:
+    if f.action_prefix:
         clauses.append("action LIKE ? ESCAPE '\\'")
-        params.append(action_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        params.append(_like(f.action_prefix) + "%")
+    if f.actor:
+        clauses.append("actor = ? COLLATE NOCASE")
+        params.append(f.actor)
+    if f.target:
+        clauses.append("target LIKE ? ESCAPE '\\'")
+        params.append("%" + _like(f.target) + "%")
+    if f.since is not None:
+        clauses.append("at >= ?")
+        params.append(f.since)
+    if f.until is not None:
+        clauses.append("at < ?")
+        params.append(f.until)
     found = rows(
         conn,
         "SELECT id, workspace_id, actor, action, target, detail, ip, at FROM audit_log WHERE "
