@@ -18,23 +18,33 @@ from signalcraft.web import (
     api_alerts,
     api_channels,
     api_docs,
+    api_escalation,
     api_routing,
+    api_schedules,
     auth_pages,
+    channel_pages,
     dashboard_pages,
+    escalation_pages,
     inbox_pages,
     integration_pages,
+    invitation_pages,
     live,
     ops,
     ping_routes,
     replay_api,
     replay_pages,
+    routing_pages,
+    schedule_pages,
+    silence_pages,
     sso_pages,
     uptime_api,
     uptime_pages,
+    workspace_pages,
 )
 from signalcraft.web.access import access_guard
 from signalcraft.web.context import AppContext
 from signalcraft.web.ingest import routes as ingest_routes
+from signalcraft.web.ingest.fast import ingest_fast_path
 from signalcraft.web.observe import observe
 from signalcraft.web.responses import error_response
 from signalcraft.web.settings_pages import WorkspacePages
@@ -67,8 +77,15 @@ def create_app(ctx: AppContext) -> Litestar:
         *api_accounts.HANDLERS,
         *api_alerts.HANDLERS,
         *api_channels.HANDLERS,
+        *channel_pages.HANDLERS,
+        *invitation_pages.HANDLERS,
+        *workspace_pages.HANDLERS,
         *api_actions.HANDLERS,
         *api_routing.HANDLERS,
+        *api_escalation.HANDLERS,
+        *escalation_pages.HANDLERS,
+        *api_schedules.HANDLERS,
+        *schedule_pages.HANDLERS,
         *inbox_pages.HANDLERS,
         *integration_pages.HANDLERS,
         *dashboard_pages.HANDLERS,
@@ -77,6 +94,8 @@ def create_app(ctx: AppContext) -> Litestar:
         *api_docs.HANDLERS,
         *replay_api.HANDLERS,
         *replay_pages.HANDLERS,
+        *routing_pages.HANDLERS,
+        *silence_pages.HANDLERS,
         *sso_pages.HANDLERS,
         *uptime_api.HANDLERS,
         *uptime_pages.HANDLERS,
@@ -93,5 +112,7 @@ def create_app(ctx: AppContext) -> Litestar:
         debug=False,
     )
     app.state.ctx = ctx
-    app.asgi_handler = observe(app.asgi_handler, ctx.metrics, ctx.settings.server.trusted_proxies)
+    # The API v2 alerts routes answer without the framework when all goes well (see ingest/fast.py).
+    handler = ingest_fast_path(app.asgi_handler)
+    app.asgi_handler = observe(handler, ctx.metrics, ctx.settings.server.trusted_proxies)
     return app

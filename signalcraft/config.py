@@ -10,6 +10,7 @@ Every problem is a :class:`ConfigError` whose message is one line naming the sou
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import tomllib
@@ -178,6 +179,49 @@ class UptimeConfig:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    allowed_networks: tuple[str, ...] = _list_key(
+        (), "a list of IP networks (CIDR)", lambda v: all(_is_network(n) for n in v)
+    )
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    api_key_per_minute: int = _key(
+        1200, "requests per minute per API key, 1 to 1000000", _between(1, 1_000_000)
+    )
+    session_per_minute: int = _key(
+        600, "requests per minute per signed-in session, 1 to 1000000", _between(1, 1_000_000)
+    )
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    resolved_alert_days: int = _key(365, "days between 1 and 36500", _between(1, 36_500))
+    notification_log_days: int = _key(90, "days between 1 and 36500", _between(1, 36_500))
+    audit_days: int = _key(0, "days between 0 (keep forever) and 36500", _between(0, 36_500))
+
+
+def _is_master_key(value: str) -> bool:
+    if value == "":
+        return True
+    try:
+        return len(base64.b64decode(value.strip(), validate=True)) == 32
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class SecretsConfig:
+    master_key: str = _key(
+        "",
+        "32 random bytes in base64 (openssl rand -base64 32), or empty for <data dir>/master.key",
+        _is_master_key,
+        secret=True,
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerConfig = field(default_factory=ServerConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -188,6 +232,10 @@ class Settings:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     uptime: UptimeConfig = field(default_factory=UptimeConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    secrets: SecretsConfig = field(default_factory=SecretsConfig)
     # Where the settings came from, for messages ("" = embedded defaults).
     source: str = ""
 

@@ -30,6 +30,7 @@ from signalcraft.metrics import Metrics
 from signalcraft.notify import tasks as notify_tasks
 from signalcraft.paths import templates_dir
 from signalcraft.queue import QueueConsumer, create_huey, instrument
+from signalcraft.rollups import register as rollup_tasks
 from signalcraft.tasks import register
 from signalcraft.uptime.loop import ProbeLoop
 from signalcraft.web.context import AppContext
@@ -61,6 +62,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Parts:
     """Wire everything without starting anything (tests use this too)."""
     from signalcraft import tasks_alerts
     from signalcraft.events import AlertBus
+    from signalcraft.oncall import engine as escalation_engine
     from signalcraft.replay import tasks as replay_tasks
     from signalcraft.routing import tasks as routing_tasks
 
@@ -89,6 +91,8 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Parts:
         | replay_tasks.register(huey, ctx)
         | routing_tasks.register(huey, ctx)
         | notify_tasks.register(huey, ctx)
+        | escalation_engine.register(huey, ctx)
+        | rollup_tasks(huey, ctx)
     )
     metrics.gauge_callback(
         "signalcraft_db_write_transactions",

@@ -30,6 +30,7 @@ from signalcraft.events import bus_of
 from signalcraft.web.access import identity_of, workspace_of
 from signalcraft.web.api_actions import perform
 from signalcraft.web.api_alerts import parse_cursor
+from signalcraft.web.channel_pages import group_delivery_log
 from signalcraft.web.context import ctx_of
 from signalcraft.web.forms import read_form, safe_next
 from signalcraft.web.responses import render
@@ -330,8 +331,8 @@ class InboxPages(Controller):
 
     @post("/inbox/views/{name:str}/delete", opt=_page(Permission.RESPOND))
     async def delete_view(self, request: Request[Any, Any, Any], name: FromPath[str]) -> Response[Any]:
-        ws = workspace_of(request).workspace
-        await ctx_of(request).db.awrite(lambda c: actions.delete_view(c, ws.id, name))
+        ws, actor, now = workspace_of(request).workspace, identity_of(request).actor, ctx_of(request).now()
+        await ctx_of(request).db.awrite(lambda c: actions.delete_view(c, ws.id, name, actor, now))
         return Redirect(f"/w/{ws.slug}/inbox", status_code=303)
 
     # --- the alert group page -------------------------------------------------------------
@@ -348,6 +349,7 @@ class InboxPages(Controller):
         ws = workspace_of(request).workspace
         data = await ctx_of(request).db.aread(lambda c: load_group(c, ws.id, group_id))
         context = group_context(data)
+        context["delivery"] = await ctx_of(request).db.aread(lambda c: group_delivery_log(c, ws.id, group_id))
         context.update(
             {
                 "errors": errors or {},

@@ -18,6 +18,12 @@ def nav_for(slug: str) -> list[NavItem]:
     return [
         NavItem("inbox", "Inbox", f"{base}/inbox", "g i"),
         NavItem("integrations", "Integrations", f"{base}/integrations", "g n"),
+        NavItem("channels", "Channels", f"{base}/channels", "g c"),
+        NavItem("routing", "Routing", f"{base}/routing", "g t"),
+        NavItem("silences", "Silences", f"{base}/silences", "g s"),
+        NavItem("schedules", "On-call", f"{base}/schedules", "g p"),
+        NavItem("escalation", "Escalation", f"{base}/escalation", "g e"),
+        NavItem("my_notifications", "My notifications", f"{base}/me/notifications", "g y"),
         NavItem("dashboard", "Dashboard", f"{base}/dashboard", "g d"),
         NavItem("monitors", "Monitors", f"{base}/monitors", "g u"),
         NavItem("replay", "Replays", f"{base}/replays", "g r"),
@@ -25,4 +31,5 @@ def nav_for(slug: str) -> list[NavItem]:
         NavItem("members", "Members", f"{base}/settings/members", "g m"),
         NavItem("api_keys", "API keys", f"{base}/settings/api-keys", "g k"),
         NavItem("audit", "Audit log", f"{base}/settings/audit", "g l"),
+        NavItem("settings", "Workspace", f"{base}/settings/workspace", "g w"),
     ]

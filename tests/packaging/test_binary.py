@@ -360,11 +360,15 @@ def test_backup_while_serving_and_restore_after_stopping_round_trip_the_database
 ) -> None:
     config = init_instance(box)
     cfg = ("--config", str(config))
+    replay = box.workdir / "data" / "replays" / "1" / "2026-11-20" / "a1b2c3d4e5f60718.rrweb.zst"
+    replay.parent.mkdir(parents=True)
+    replay.write_bytes(b"recorded session")
     served = serve(box, *cfg)
-    backup_file = box.workdir / "backups" / "signalcraft-1.db"
+    backup_file = box.workdir / "backups" / "signalcraft-1.tar"
     try:
         made = box.json("backup", *cfg, str(backup_file))
         assert made["bytes"] == backup_file.stat().st_size > 0
+        assert made["replay_files"] == 1
         refused = box.run("restore", *cfg, str(backup_file))
         assert refused.returncode != 0
         assert "another SignalCraft process is using this data directory" in refused.stderr
@@ -372,8 +376,10 @@ def test_backup_while_serving_and_restore_after_stopping_round_trip_the_database
         assert served.stop() == 0
 
     box.json("workspace", "create", *cfg, "--slug", "after-backup")
+    replay.unlink()
     restored = box.json("restore", *cfg, str(backup_file))
     assert restored["schema_version"] == build.schema_version
+    assert restored["replay_files"] == 1 and replay.read_bytes() == b"recorded session"
     assert [w["slug"] for w in box.json("workspace", "list", *cfg)] == ["acme"]
 
     served = serve(box, *cfg)
@@ -396,4 +402,4 @@ def test_backup_while_serving_and_restore_after_stopping_round_trip_the_database
     garbage = box.workdir / "not-a-backup.db"
     garbage.write_bytes(b"not a database" * 100)
     bad = box.run("restore", *cfg, str(garbage))
-    assert bad.returncode == 2 and "not a SignalCraft database" in bad.stderr
+    assert bad.returncode == 2 and "not a SignalCraft backup" in bad.stderr

@@ -79,6 +79,12 @@ PUBLIC_ROUTES = {
     ("POST", "/api/push/{key:str}"),
     ("GET", "/status/{slug:str}"),
     ("GET", "/badge/{name:str}"),
+    # Workspace invitations: the one-time link is the credential (stored hashed, expires, revocable).
+    ("GET", "/invite/{token:str}"),
+    ("POST", "/invite/{token:str}"),
+    # On-call iCal feeds: the random token in the URL is the secret (rotatable, stored hashed).
+    ("GET", "/ical/schedules/{token:str}"),
+    ("GET", "/ical/users/{token:str}"),
 }
 # Routes any signed-in user may use to change their own account, whatever their role.
 OWN_ACCOUNT_WRITES = {("POST", "/logout"), ("POST", "/account/password")}
@@ -87,6 +93,7 @@ SAFE = {"GET", "HEAD", "OPTIONS"}
 READ_ONLY_POSTS = {
     ("POST", "/api/v1/workspaces/{slug:str}/integrations/preview"),
     ("POST", "/api/v1/workspaces/{slug:str}/routing/test"),
+    ("POST", "/w/{slug:str}/routing/test"),
 }
 
 
@@ -119,6 +126,15 @@ class RouteCase:
             "monitor_id": "1",
             "key": "k" * 20,
             "session_id": "s" * 20,
+            "invitation_id": "1",
+            "rule_id": "1",
+            "silence_id": "1",
+            "window_id": "1",
+            "inhibit_id": "1",
+            "schedule_id": "1",
+            "override_id": "1",
+            "policy_id": "1",
+            "method_id": "1",
         }
         return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], self.template)
 
