@@ -193,6 +193,13 @@ class LimitsConfig:
     session_per_minute: int = _key(
         600, "requests per minute per signed-in session, 1 to 1000000", _between(1, 1_000_000)
     )
+    public_per_minute_per_ip: int = _key(
+        1200, "requests per minute per client address on public routes, 1 to 1000000", _between(1, 1_000_000)
+    )
+    replay_per_minute_per_ip: int = _key(
+        6000, "recorder requests per minute per replay key and client address, 1 to 1000000",
+        _between(1, 1_000_000),
+    )
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,10 @@ The served instance runs in this process (``runtime.build``, its Huey consumer, 
 free port); the receiver (HTTP/1.1, keep-alive) and the ingest load generator run in a second
 process, as Slack and Alertmanager would, so they do not share the instance's interpreter
 lock. Times on both sides are ``time.perf_counter()`` (CLOCK_MONOTONIC: one clock per
-machine). In-process, the bench can install a notifier whose outbound policy allows the receiver:
-the networks come from ``SIGNALCRAFT_BENCH_ALLOW_NETWORKS`` (default ``127.0.0.2/32``) until
-an ``[outbound] allow_networks`` setting exists.
+machine). The receiver is on loopback, which notifications may only reach when
+``[notify] allowed_networks`` lists it: the bench sets it from
+``SIGNALCRAFT_NOTIFY_ALLOWED_NETWORKS`` (the instance's own environment override; default
+``127.0.0.2/32``).
 
     .venv/bin/python scripts/bench/notify_latency.py [--n 100] [--interval 0.1] [--idle 2]
         [--seconds 10] [--rate 100]
@@ -68,7 +69,6 @@ from signalcraft.db.queries import notifications as nq
 from signalcraft.notify import outbox
 from signalcraft.notify import tasks as notify_tasks
 from signalcraft.notify.base import split_secrets
-from signalcraft.notify.http import NOTIFY_POLICY, OutboundHttp
 from signalcraft.notify.registry import TRANSPORTS
 from signalcraft.runtime import Parts, build
 
@@ -275,10 +275,11 @@ class Instance:
 
 @contextmanager
 def served(data_dir: Path, receiver_url: str) -> Iterator[Instance]:
-    """build() + the Huey consumer + uvicorn, in this process, with the bench's notifier."""
+    """build() + the Huey consumer + uvicorn, in this process."""
     port = free_port()
+    allowed = os.environ.get("SIGNALCRAFT_NOTIFY_ALLOWED_NETWORKS", f"{RECEIVER_HOST}/32")
     settings = with_overrides(
-        load_settings(None, env={}),
+        load_settings(None, env={"SIGNALCRAFT_NOTIFY_ALLOWED_NETWORKS": allowed}),
         data=DataConfig(dir=str(data_dir)),
         server=ServerConfig(host="127.0.0.1", port=port),
         ingest=IngestConfig(rate_limit_per_minute=1_000_000),  # measure latency, not the limiter
@@ -288,10 +289,7 @@ def served(data_dir: Path, receiver_url: str) -> Iterator[Instance]:
     ctx.db.open()
     if "deliver_notification" not in ctx.extras["tasks"]:  # until runtime.build registers them
         ctx.extras["tasks"] |= notify_tasks.register(ctx.huey, ctx)  # type: ignore[arg-type]
-    allow = os.environ.get("SIGNALCRAFT_BENCH_ALLOW_NETWORKS", f"{RECEIVER_HOST}/32").split(",")
-    notifier = ctx.extras["notifier"] = notify_tasks.build_notifier(
-        ctx, http=OutboundHttp(policy=NOTIFY_POLICY.with_allowed([n.strip() for n in allow if n.strip()]))
-    )
+    notifier = notify_tasks.notifier_of(ctx)
     now = ctx.now()
     webhook = TRANSPORTS["webhook"]
     public, secret = split_secrets(

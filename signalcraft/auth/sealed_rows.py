@@ -5,8 +5,9 @@
 - during a data-key rotation, re-seal values sealed under an older data key, in small
   batches, each its own write transaction (compare-and-set, so a concurrent edit wins).
 
-A column here stores a JSON object whose values are sealed one by one, bound to
-``purpose.format(id=<row id>, key=<name>)``.
+A column here gives a JSON object whose values are sealed one by one, bound to
+``purpose.format(id=<row id>, key=<name>)`` (for ``monitors.settings``, the secret part of
+the settings, by flat key).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import orjson
 
 from signalcraft.auth.keyring import Keyring, is_sealed, version_of
 from signalcraft.db.queries import channels as cq
+from signalcraft.db.queries import uptime as uq
 
 if TYPE_CHECKING:
     from signalcraft.db import Database
@@ -35,6 +37,8 @@ class SealedColumn:
 
 COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn("channels.secret_config", cq.SEAL_BINDING, cq.secret_rows_after, cq.replace_secret_config),
+    # HTTP monitors: header values and body, as flat keys ("headers.Authorization", "body")
+    SealedColumn("monitors.settings", uq.SEAL_BINDING, uq.secret_rows_after, uq.replace_secret_values),
 )
 
 

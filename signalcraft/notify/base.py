@@ -138,8 +138,8 @@ async def checked_addresses(host: str, port: int, deps: NotifyDeps, field: str) 
     for address in addresses:
         if deps.http.policy.refuses(address):
             raise InvalidInput(
-                f"{host} resolves to {address}, which notifications may not reach (private, loopback or"
-                " cloud-metadata addresses are refused)",
+                f"{host} resolves to {address}, which notifications may not reach (private, loopback and"
+                " cloud-metadata addresses are refused unless [notify] allowed_networks lists them)",
                 field=field,
             )
     return [str(a) for a in addresses]

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import apsw
 
+from signalcraft.auth.keyring import KeyringError
 from signalcraft.clock import Clock
 from signalcraft.db import Database
 from signalcraft.db.queries import channels as cq
@@ -225,13 +226,15 @@ class Notifier:
 
         if transport is None:
             return SendOutcome(False, error=f"unknown channel kind {channel.kind!r}", permanent=True)
+        try:  # secrets are opened here, for this send only
+            config = await self.db.aread(lambda c: cq.full_config(c, channel))
+        except KeyringError as exc:  # retryable: during a data-key rotation a re-read row opens
+            return SendOutcome(False, error=exc.message, duration_ms=took())
         try:
             if update_ref and transport.updates_messages:
-                result: DeliveryResult = await transport.update(
-                    message, channel.full_config, self.deps, update_ref
-                )
+                result: DeliveryResult = await transport.update(message, config, self.deps, update_ref)
             else:
-                result = await transport.send(message, channel.full_config, self.deps)
+                result = await transport.send(message, config, self.deps)
         except TransportError as exc:
             return SendOutcome(
                 False, exc.status_code, exc.message, exc.permanent, exc.retry_after, duration_ms=took()

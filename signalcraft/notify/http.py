@@ -11,7 +11,9 @@ resolve to private addresses) all end up as an address the check sees.
 
 Two policies: :data:`NOTIFY_POLICY` (notifications: only public addresses) and
 :data:`PROBE_POLICY` (uptime probes: internal services are the point, but cloud metadata
-endpoints stay refused).
+endpoints stay refused). The instance widens each with a configured allow-list
+(``[notify] allowed_networks``, ``[uptime] allowed_networks``) through
+:meth:`AddressPolicy.with_allowed`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from typing import Any
 
 import httpcore
 import httpx
+
+from signalcraft.config import NotifyConfig
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -116,6 +120,11 @@ def _unwrapped(address: Address) -> list[Address]:
 
 NOTIFY_POLICY = AddressPolicy.of(PRIVATE + METADATA)
 PROBE_POLICY = AddressPolicy.of(METADATA)
+
+
+def notify_policy(cfg: NotifyConfig) -> AddressPolicy:
+    """Notifications: public addresses, plus the networks ``[notify] allowed_networks`` lists."""
+    return NOTIFY_POLICY.with_allowed(cfg.allowed_networks)
 
 
 async def system_resolver(host: str, port: int) -> list[str]:

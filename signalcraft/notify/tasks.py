@@ -21,7 +21,7 @@ from huey import crontab
 from signalcraft.events import bus_of
 from signalcraft.notify.base import NotifyDeps
 from signalcraft.notify.deliver import Notifier
-from signalcraft.notify.http import NOTIFY_POLICY, OutboundHttp
+from signalcraft.notify.http import OutboundHttp, notify_policy
 from signalcraft.notify.message import MessageRenderer
 from signalcraft.paths import templates_dir
 
@@ -36,9 +36,11 @@ SWEEP_SECONDS = 30
 def build_notifier(
     ctx: AppContext, *, http: OutboundHttp | None = None, smtp_tls_context: ssl.SSLContext | None = None
 ) -> Notifier:
-    """A notifier for this process (tests pass an ``http`` whose policy allows their receivers)."""
+    """A notifier for this process. Its client's policy (``[notify] allowed_networks`` on top of
+    public-only) also decides, through ``notifier.deps``, which URLs a channel may be saved with;
+    tests may pass their own ``http``."""
     deps = NotifyDeps(
-        http=http or OutboundHttp(policy=NOTIFY_POLICY),
+        http=http or OutboundHttp(policy=notify_policy(ctx.settings.notify)),
         renderer=MessageRenderer(templates_dir()),
         clock=ctx.clock,
         smtp_tls_context=smtp_tls_context,

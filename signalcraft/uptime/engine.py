@@ -40,6 +40,7 @@ MAX_SLEEP = 1.0
 
 
 def spec_of(row: uq.MonitorRow) -> ProbeSpec:
+    """What the probe runs; ``row`` with its secrets opened (:func:`uq.opened`)."""
     kind = Kind(row.kind)
     settings = settings_from_json(kind, row.settings)
     assert not isinstance(settings, heartbeat.HeartbeatSchedule)
@@ -150,7 +151,7 @@ class Engine:
         if version == self._version and not self._reload_wanted:
             return
         self._reload_wanted = False
-        found = await self.db.aread(lambda c: uq.monitors_of_kind(c, True))
+        found = await self.db.aread(lambda c: [uq.opened(c, r) for r in uq.monitors_of_kind(c, True)])
         self.scheduler.sync([spec_of(r) for r in found], {r.id: r.last_check_at for r in found}, now)
         self._version = version
 
@@ -258,7 +259,7 @@ class Engine:
 
     async def check_now(self, monitor: uq.MonitorRow) -> CheckResult:
         """Run a saved probe monitor's check at once and store it like any other ("run now")."""
-        spec = spec_of(monitor)
+        spec = spec_of(await self.db.aread(lambda c: uq.opened(c, monitor)))
         started = self.clock()
         result = await self._on_own_loop(spec.settings, spec.timeout, started)
         outcome = Outcome(spec.id, spec.version, started, result)

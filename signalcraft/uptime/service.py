@@ -3,6 +3,7 @@ writer, validates first (InvalidInput naming the field), and leaves an audit ent
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from signalcraft.pipeline.process import IngestOutcome
 from signalcraft.uptime import alerts, validate
 from signalcraft.uptime.model import Kind
 from signalcraft.uptime.record import Pending, apply_step, state_of
+from signalcraft.uptime.secrets import kept, masked
 from signalcraft.uptime.state import after_pause
 
 _FIELDS = ("name", "interval_seconds", "timeout_seconds", "failures_before_down", "successes_before_up")
@@ -48,6 +50,7 @@ def create(
     slug: str | None = None,
 ) -> uq.MonitorRow:
     draft = validate.monitor(data, cfg)
+    draft = dataclasses.replace(draft, settings=kept(draft.settings, {}))
     ping_key = str(uuid.uuid4()) if draft.kind == Kind.HEARTBEAT else None
     monitor_id = uq.insert_monitor(conn, workspace_id, draft, secrets.token_urlsafe(12), ping_key, slug, now)
     audit.record(
@@ -57,15 +60,16 @@ def create(
         now,
         workspace_id=workspace_id,
         target=str(monitor_id),
-        detail={"after": {"kind": draft.kind, "name": draft.name, "settings": draft.settings}},
+        detail={"after": {"kind": draft.kind, "name": draft.name, "settings": masked(draft.settings)}},
     )
     return get(conn, workspace_id, monitor_id)
 
 
 def merged(current: uq.MonitorRow, changes: Mapping[str, Any]) -> dict[str, Any]:
-    """An update's fields over the stored ones (``settings`` merged key by key)."""
+    """An update's fields over the stored ones (``settings`` merged key by key; stored secrets
+    appear masked, see :func:`signalcraft.uptime.secrets.kept`)."""
     data: dict[str, Any] = {"kind": current.kind, **{f: getattr(current, f) for f in _FIELDS}}
-    data["settings"] = dict(current.settings)
+    data["settings"] = masked(current.settings)
     for key, value in changes.items():
         if key == "kind" and value not in (None, current.kind):
             raise InvalidInput("the kind of a monitor cannot change; create a new one", field="kind")
@@ -95,6 +99,7 @@ def update(
 ) -> uq.MonitorRow:
     before = get(conn, workspace_id, monitor_id)
     draft = validate.monitor(merged(before, changes), cfg)
+    draft = dataclasses.replace(draft, settings=kept(draft.settings, before.settings))
     uq.update_monitor(conn, monitor_id, draft, now)
     audit.record(
         conn,
@@ -104,8 +109,8 @@ def update(
         workspace_id=workspace_id,
         target=str(monitor_id),
         detail={
-            "before": {"name": before.name, "settings": before.settings},
-            "after": {"name": draft.name, "settings": draft.settings},
+            "before": {"name": before.name, "settings": masked(before.settings)},
+            "after": {"name": draft.name, "settings": masked(draft.settings)},
         },
     )
     return get(conn, workspace_id, monitor_id)

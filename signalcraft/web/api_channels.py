@@ -121,9 +121,15 @@ async def checked_config(
     return split_secrets(transport, {k: v for k, v in clean.items() if v not in ("", None, [])})
 
 
-def merged_config(channel: cq.Channel, patch_config: dict[str, Any]) -> dict[str, Any]:
-    """The stored configuration with the patch applied: MASK keeps a secret, null removes a key."""
-    merged = channel.full_config
+async def stored_config(ctx: AppContext, channel: cq.Channel) -> dict[str, Any]:
+    """The channel's whole configuration, secrets opened: an edit is checked as a whole."""
+    return await ctx.db.aread(lambda c: cq.full_config(c, channel))
+
+
+def merged_config(stored: dict[str, Any], patch_config: dict[str, Any]) -> dict[str, Any]:
+    """The stored configuration (from :func:`stored_config`) with the patch applied: MASK keeps
+    a secret, null removes a key."""
+    merged = dict(stored)
     for key, value in patch_config.items():
         if value is None:
             merged.pop(key, None)
@@ -132,20 +138,21 @@ def merged_config(channel: cq.Channel, patch_config: dict[str, Any]) -> dict[str
     return merged
 
 
-def _audit(conn: apsw.Connection, actor: audit.Actor, action: str, channel: cq.Channel, now: float) -> None:
-    audit.record(
-        conn,
-        actor,
-        action,
-        now,
-        workspace_id=channel.workspace_id,
-        target=str(channel.id),
-        detail={
-            "kind": channel.kind,
-            "name": channel.name,
-            "config": masked(channel.config, channel.secret_config),
-        },
-    )
+def _fields(channel: cq.Channel | None) -> dict[str, Any]:
+    """A channel as flat audit fields; secret values (masked by audit.changes) under their key."""
+    if channel is None:
+        return {}
+    return {"kind": channel.kind, "name": channel.name,
+            **{f"config.{k}": v for k, v in channel.config.items()},
+            **{f"config.{k}": v for k, v in channel.secret_config.items()}}
+
+
+def _audit(conn: apsw.Connection, actor: audit.Actor, action: str, channel: cq.Channel, now: float,
+           *, before: cq.Channel | None = None, after: cq.Channel | None = None) -> None:
+    """``before``/``after``: the channel before and after the change (creation: no before)."""
+    secret = {f"config.{k}" for k in (*channel.secret_config, *(before.secret_config if before else ()))}
+    audit.record(conn, actor, action, now, workspace_id=channel.workspace_id, target=str(channel.id),
+                 detail=audit.changes(_fields(before), _fields(after), secret_keys=secret))
 
 
 class ChannelApi(Controller):
@@ -167,7 +174,7 @@ class ChannelApi(Controller):
 
         def create(conn: apsw.Connection) -> cq.Channel:
             channel = cq.create(conn, ws.id, transport.kind, name, public, secret, ctx.now())
-            _audit(conn, actor, "channel.create", channel, ctx.now())
+            _audit(conn, actor, "channel.create", channel, ctx.now(), after=channel)
             return channel
 
         return channel_out(await ctx.db.awrite(create))
@@ -188,14 +195,15 @@ class ChannelApi(Controller):
         name = check_name(data.name) if data.name is not None else current.name
         config = (current.config, current.secret_config)
         if data.config is not None:
-            config = await checked_config(ctx, transport, merged_config(current, data.config))
+            stored = await stored_config(ctx, current)
+            config = await checked_config(ctx, transport, merged_config(stored, data.config))
 
         def update(conn: apsw.Connection) -> tuple[cq.Channel, int | None]:
             resolved = None
             if data.config is not None and current.broken_at is not None:
                 resolved = outbox.repair_channel(conn, current, actor.label, ctx.now())
             channel = cq.update(conn, current, name, config[0], config[1], ctx.now())
-            _audit(conn, actor, "channel.update", channel, ctx.now())
+            _audit(conn, actor, "channel.update", channel, ctx.now(), before=current, after=channel)
             return channel, resolved
 
         channel, resolved = await ctx.db.awrite(update)
@@ -211,7 +219,7 @@ class ChannelApi(Controller):
         def remove(conn: apsw.Connection) -> None:
             channel = cq.get(conn, ws.id, channel_id)
             cq.soft_delete(conn, channel, ctx.now())
-            _audit(conn, actor, "channel.delete", channel, ctx.now())
+            _audit(conn, actor, "channel.delete", channel, ctx.now(), before=channel)
 
         await ctx.db.awrite(remove)
 

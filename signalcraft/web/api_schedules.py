@@ -32,6 +32,7 @@ from signalcraft.oncall import overrides as ov
 from signalcraft.oncall.schedule import MAX_SHIFTS, Schedule, Shift, shifts
 from signalcraft.web.access import identity_of, workspace_of
 from signalcraft.web.context import AppContext, ctx_of
+from signalcraft.web.ratelimit import take_public
 
 MAX_TIMELINE_SECONDS = 92 * 86400.0
 MAX_TOKEN = 64
@@ -404,6 +405,7 @@ def _token(name: str) -> str:
 @get("/ical/schedules/{token:str}", opt={"public": True}, include_in_schema=False)
 async def schedule_ical(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
     """``/ical/schedules/<token>.ics``: the schedule's next 8 weeks; the token is the credential."""
+    take_public(request, "ical")
     ctx, secret = ctx_of(request), _token(token)
     now = ctx.now()
     return _calendar(await ctx.db.aread(lambda c: feeds.schedule_feed(c, secret, now)))
@@ -412,6 +414,7 @@ async def schedule_ical(request: Request[Any, Any, Any], token: FromPath[str]) -
 @get("/ical/users/{token:str}", opt={"public": True}, include_in_schema=False)
 async def user_ical(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
     """``/ical/users/<token>.ics``: one person's shifts in every schedule of the workspace."""
+    take_public(request, "ical")
     ctx, secret = ctx_of(request), _token(token)
     now = ctx.now()
     return _calendar(await ctx.db.aread(lambda c: feeds.user_feed(c, secret, now)))

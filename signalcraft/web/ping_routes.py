@@ -11,7 +11,9 @@
   otherwise, the same answer as for a workspace that does not exist).
 - ``/badge/{public id}.svg``: a monitor's status (``?style=uptime&period=30d`` for uptime).
 
-The key in a ping URL is the credential (a random UUID), as with Healthchecks.
+The key in a ping URL is the credential (a random UUID), as with Healthchecks. Every route
+here is limited per client address (``[limits] public_per_minute_per_ip``; pings and pushes
+share one bucket, status pages and badges another): past it, 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from signalcraft.uptime.heartbeat import (
 )
 from signalcraft.web.access import client_ip
 from signalcraft.web.context import AppContext, ctx_of
+from signalcraft.web.ratelimit import take_public
 
 PUBLIC: dict[str, Any] = {"public": True}
 ANY_METHOD: list[HttpMethod] = [
@@ -81,6 +84,7 @@ def _text(message: str, status: int) -> Response[str]:
 
 async def _ping(request: Request[Any, Any, Any], key: str, action: str) -> Response[str]:
     ctx = ctx_of(request)
+    take_public(request, "ping")
     try:
         kind, exit_status = parse_action(action)
         await _monitor(ctx, key)  # before reading the body: an unknown key costs nothing
@@ -133,6 +137,7 @@ def _push_ping(query: dict[str, str], remote: str) -> Ping:
 async def kuma_push(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[dict[str, Any]]:
     """Uptime Kuma's push monitor URL."""
     ctx = ctx_of(request)
+    take_public(request, "ping")
     try:
         ping = _push_ping(dict(request.query_params), client_ip(request))
         await _monitor(ctx, key)
@@ -146,6 +151,7 @@ async def kuma_push(request: Request[Any, Any, Any], key: FromPath[str]) -> Resp
 async def public_status(request: Request[Any, Any, Any], slug: FromPath[str]) -> Response[str]:
     """The workspace's public status page (opt-in)."""
     ctx = ctx_of(request)
+    take_public(request, "status")
     now = ctx.now()
 
     def load(conn: Any) -> status_page.StatusPageView | None:
@@ -184,6 +190,7 @@ def _badge_text(query: dict[str, str], summary: views.MonitorSummary) -> tuple[s
 async def badge(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[str]:
     """``/badge/<public id>.svg``: an SVG badge with the monitor's status or uptime."""
     ctx = ctx_of(request)
+    take_public(request, "status")
     now = ctx.now()
     public_id = name.removesuffix(".svg")
 

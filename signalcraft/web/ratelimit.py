@@ -6,22 +6,28 @@ guarded by a lock; the dict is bounded (least recently used callers are forgotte
 which only ever gives a forgotten caller a full bucket again).
 
 Applied in one place, the access guard (:mod:`signalcraft.web.access`), after the caller is
-known. Public routes are not limited here: ingest has its own per-integration limit, sign-in
-its per-account and per-address limits, and health, metrics and static files are cheap.
+known. Public routes have no caller: :class:`PublicLimits` counts them per client address
+(``[limits] public_per_minute_per_ip``, each area on its own: calendar feeds, heartbeat pings,
+status pages and badges) and the replay recorder per public key and address; their handlers
+call it first thing. Ingest has its own per-integration limit, sign-in its per-account and
+per-address limits, and health, metrics and static files are cheap.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from signalcraft.config import LimitsConfig
 from signalcraft.errors import RateLimited
 
 if TYPE_CHECKING:
+    from litestar.connection import ASGIConnection
+
     from signalcraft.web.context import AppContext
 
 MAX_CALLERS = 10_000
@@ -80,6 +86,58 @@ class RequestLimits:
 
     def take_session(self, session_id: int, now: float) -> None:
         self.sessions.take(f"session:{session_id}", now)
+
+
+def address_key(ip: str) -> str:
+    """The client address as a bucket key: an IPv6 client by its /64 (one host usually owns a
+    whole /64, and must not get a fresh bucket per address)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+@dataclass(frozen=True, slots=True)
+class PublicLimits:
+    """The process's limiters for public routes, keyed by client address."""
+
+    per_ip: TokenBuckets
+    replay: TokenBuckets
+
+    @classmethod
+    def from_config(cls, config: LimitsConfig) -> PublicLimits:
+        per_ip, replay = config.public_per_minute_per_ip, config.replay_per_minute_per_ip
+        return cls(TokenBuckets(per_ip), TokenBuckets(replay))
+
+    def take(self, area: str, ip: str, now: float) -> None:
+        """One request of ``area`` ("ical", "ping", "status") from ``ip``; RateLimited when empty."""
+        self.per_ip.take(f"{area}:{address_key(ip)}", now)
+
+    def take_replay(self, public_key: str, ip: str, now: float) -> None:
+        self.replay.take(f"{public_key}:{address_key(ip)}", now)
+
+
+def public_limits_of(ctx: AppContext) -> PublicLimits:
+    """The process's public-route limiters (``ctx.extras["public_limits"]``), made on first use."""
+    found = ctx.extras.get("public_limits")
+    if found is None:
+        found = ctx.extras.setdefault("public_limits", PublicLimits.from_config(ctx.settings.limits))
+    assert isinstance(found, PublicLimits)
+    return found
+
+
+def take_public(connection: ASGIConnection[Any, Any, Any, Any], area: str) -> None:
+    """One request of a public route's ``area`` from the connection's client address."""
+    from signalcraft.web.access import client_ip  # access imports this module
+    from signalcraft.web.context import ctx_of
+
+    ctx = ctx_of(connection)
+    public_limits_of(ctx).take(area, client_ip(connection), ctx.now())
 
 
 def limits_of(ctx: AppContext) -> RequestLimits:

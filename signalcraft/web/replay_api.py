@@ -7,7 +7,8 @@ workspace. A request without an allowed ``Origin`` is refused (403), preflight i
 
 Checks run cheapest first, so a bad request costs no database write and no disk:
 enabled (404) -> session id (400) -> key (404) -> origin (403) -> size (413) -> JSON (400)
--> session state, quota and disk (409 / 507). Error answers carry the CORS headers when the
+-> rate limit per key and client address (429, [limits] replay_per_minute_per_ip) -> session
+state, quota and disk (409 / 507). Error answers carry the CORS headers when the
 origin is allowed, so the recorder can read the status (409: start a new session; 507:
 stop recording).
 """
@@ -26,7 +27,9 @@ from signalcraft.replay.chunks import parse_chunk
 from signalcraft.replay.errors import OriginNotAllowed, ReplaysDisabled, UnknownRecorderKey
 from signalcraft.replay.origins import origin_allowed
 from signalcraft.replay.service import accept_chunk
+from signalcraft.web.access import OWN_BODY_LIMIT, client_ip
 from signalcraft.web.context import ctx_of
+from signalcraft.web.ratelimit import public_limits_of
 from signalcraft.web.responses import error_response
 
 CHUNKS_PATH = "/replay/{key:str}/sessions/{session_id:str}/chunks"
@@ -70,6 +73,13 @@ async def _recorder(request: Request[Any, Any, Any], key: str) -> rq.Recorder:
     return recorder
 
 
+def _take(request: Request[Any, Any, Any], key: str) -> None:
+    """One request from the key's bucket for this client address ([limits] replay_per_minute_per_ip).
+    After the origin check, so a 429 carries the CORS headers the recorder needs to read it."""
+    ctx = ctx_of(request)
+    public_limits_of(ctx).take_replay(key, client_ip(request), ctx.now())
+
+
 async def _read_bounded(request: Request[Any, Any, Any], limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -87,6 +97,7 @@ async def _read_bounded(request: Request[Any, Any, Any], limit: int) -> bytes:
 async def recorder_config(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
     """What the recorder needs before it starts: the sampling rate and the limits."""
     recorder = await _recorder(request, key)
+    _take(request, key)
     config = ctx_of(request).settings.replay
     rate = config.sample_rate if recorder.sample_rate is None else recorder.sample_rate
     body = {"sample_rate": rate, "max_chunk_bytes": config.max_chunk_bytes,
@@ -105,7 +116,8 @@ async def chunk_preflight(request: Request[Any, Any, Any], key: FromPath[str],
     return Response(None, status_code=204, headers=headers)
 
 
-@post(CHUNKS_PATH, request_max_body_size=None, status_code=202, **_PUBLIC)
+@post(CHUNKS_PATH, request_max_body_size=None, status_code=202,
+      **{**_PUBLIC, "opt": {"public": True, OWN_BODY_LIMIT: True}})  # 413 by _read_bounded, with CORS
 async def post_chunk(request: Request[Any, Any, Any], key: FromPath[str],
                      session_id: FromPath[str]) -> Response[Any]:
     """Store one chunk of a session's events; 202 once it is on disk (fsynced)."""
@@ -114,6 +126,7 @@ async def post_chunk(request: Request[Any, Any, Any], key: FromPath[str],
         raise ReplaysDisabled
     sid = ids.check_session_id(session_id)
     recorder = await _recorder(request, key)
+    _take(request, key)
     chunk = parse_chunk(await _read_bounded(request, ctx.settings.replay.max_chunk_bytes))
     await accept_chunk(ctx, recorder, sid, chunk, request.headers.get("user-agent", ""))
     body = {"accepted": True, "seq": chunk.facts.seq}

@@ -16,6 +16,7 @@ from signalcraft.errors import InvalidInput
 from signalcraft.uptime import alerts, service, views
 from signalcraft.uptime.engine import Engine, engine_of
 from signalcraft.uptime.model import CheckResult
+from signalcraft.uptime.secrets import masked
 from signalcraft.web.access import identity_of, workspace_of
 from signalcraft.web.context import AppContext, ctx_of
 
@@ -124,7 +125,7 @@ def monitor_out(ctx: AppContext, summary: views.MonitorSummary) -> MonitorOut:
         summary.shown_status,
         m.paused,
         m.flapping,
-        m.settings,
+        masked(m.settings),
         m.interval_seconds,
         m.timeout_seconds,
         m.failures_before_down,

@@ -19,6 +19,7 @@ from signalcraft.errors import InvalidInput, SignalCraftError
 from signalcraft.uptime import alerts, service, status_page, svg, validate, views
 from signalcraft.uptime.model import Kind, settings_from_json, target_of
 from signalcraft.uptime.schedule import HeartbeatSchedule, duration_text
+from signalcraft.uptime.secrets import kept, masked
 from signalcraft.uptime.stats import format_percent
 from signalcraft.web import charts
 from signalcraft.web.access import identity_of, workspace_of
@@ -76,7 +77,7 @@ def form_data(form: Mapping[str, str], kind: Kind) -> dict[str, Any]:
 def form_values(monitor: uq.MonitorRow) -> dict[str, str]:
     """A stored monitor as form values (strings, as the inputs hold them)."""
     values = {k: str(getattr(monitor, k)) for k in TOP_KEYS}
-    for key, value in monitor.settings.items():
+    for key, value in masked(monitor.settings).items():
         if key == "headers":
             values[key] = "\n".join(f"{k}: {v}" for k, v in value.items())
         elif key == "expected_status":
@@ -257,11 +258,13 @@ class UptimePages(Controller):
             if kind is Kind.HEARTBEAT:
                 raise InvalidInput("a heartbeat is not checked: it waits for pings", field="kind")
             draft = validate.monitor(data, ctx.settings.uptime)
+            stored = {} if monitor is None else (await ctx.db.aread(lambda c: uq.opened(c, monitor))).settings
+            clear = kept(draft.settings, stored)
         except SignalCraftError as exc:
             return self._form(
                 request, kind, monitor=monitor, values=form, errors=_errors(exc), status=exc.status
             )
-        settings = settings_from_json(kind, draft.settings)
+        settings = settings_from_json(kind, clear)
         assert not isinstance(settings, HeartbeatSchedule)
         result = await engine_for(ctx).try_settings(settings, draft.timeout_seconds)
         return self._form(request, kind, monitor=monitor, values=form, check=result)

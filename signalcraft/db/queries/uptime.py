@@ -1,4 +1,9 @@
-"""Uptime monitors, their state, events, packed samples, rollups, pings and status pages."""
+"""Uptime monitors, their state, events, packed samples, rollups, pings and status pages.
+
+An HTTP monitor's request header values and body are secrets: a write seals whatever it is
+given (signalcraft.db.queries.monitor_secrets), :attr:`MonitorRow.settings` holds the sealed
+values, and only :func:`opened` opens them, for the probe engine.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,17 @@ import orjson
 
 from signalcraft.db.connection import Row, one, rows, scalar
 from signalcraft.db.queries import integrations as iq
+from signalcraft.db.queries.monitor_secrets import (
+    SEAL_BINDING,
+    opened,
+    replace_secret_values,
+    sealed_settings,
+    secret_rows_after,
+    secret_values,
+    with_secret_values,
+)
+
+__all__ = ["SEAL_BINDING", "opened", "replace_secret_values", "secret_rows_after"]  # re-exported
 
 _COLS = (
     "id, workspace_id, public_id, kind, name, slug, ping_key, settings, interval_seconds, timeout_seconds,"
@@ -128,7 +144,7 @@ def insert_monitor(
             v.name,
             slug,
             ping_key,
-            dumps(v.settings),
+            dumps(with_secret_values(v.settings, {})),  # sealed below: the row id is part of the seal
             v.interval_seconds,
             v.timeout_seconds,
             v.failures_before_down,
@@ -139,17 +155,24 @@ def insert_monitor(
         ),
     )
     monitor_id = conn.last_insert_rowid()
+    if secret_values(v.settings):
+        sealed = sealed_settings(conn, workspace_id, monitor_id, v.settings, now)
+        conn.execute("UPDATE monitors SET settings = ? WHERE id = ?", (dumps(sealed), monitor_id))
     add_event(conn, monitor_id, now, "pending", "created")
     return monitor_id
 
 
 def update_monitor(conn: apsw.Connection, monitor_id: int, v: MonitorValues, now: float) -> None:
+    """A value equal to the sealed one stored under its key stays as it is; others are sealed."""
+    row = one(conn, "SELECT workspace_id, settings FROM monitors WHERE id = ?", (monitor_id,))
+    assert row is not None, monitor_id
+    settings = sealed_settings(conn, row[0], monitor_id, v.settings, now, orjson.loads(row[1]))
     conn.execute(
         "UPDATE monitors SET name = ?, settings = ?, interval_seconds = ?, timeout_seconds = ?,"
         " failures_before_down = ?, successes_before_up = ?, updated_at = ? WHERE id = ?",
         (
             v.name,
-            dumps(v.settings),
+            dumps(settings),
             v.interval_seconds,
             v.timeout_seconds,
             v.failures_before_down,
