@@ -204,12 +204,16 @@ def create_silence(
         now,
         workspace_id=workspace_id,
         target=f"silence:{silence_id}",
-        detail={
-            "matchers": _texts(matchers),
-            "starts_at": starts_at,
-            "ends_at": ends_at,
-            "group_id": group_id,
-        },
+        detail=audit.changes(
+            {},
+            {
+                "matchers": _texts(matchers),
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "comment": comment,
+                "group_id": group_id,
+            },
+        ),
     )
     found = rq.silence(conn, workspace_id, silence_id)
     assert found is not None
@@ -255,14 +259,21 @@ def _label_matchers(labels: dict[str, str]) -> list[Matcher]:
 def expire_silence(
     conn: apsw.Connection, workspace_id: int, silence_id: int, actor: audit.Actor, now: float
 ) -> rq.SilenceRow:
-    if rq.silence(conn, workspace_id, silence_id) is None:
+    before = rq.silence(conn, workspace_id, silence_id)
+    if before is None:
         raise NotFound("no such silence", field="silence_id")
     rq.expire_silence(conn, workspace_id, silence_id, now)
-    audit.record(
-        conn, actor, "silence.expire", now, workspace_id=workspace_id, target=f"silence:{silence_id}"
-    )
     found = rq.silence(conn, workspace_id, silence_id)
     assert found is not None
+    audit.record(
+        conn,
+        actor,
+        "silence.expire",
+        now,
+        workspace_id=workspace_id,
+        target=f"silence:{silence_id}",
+        detail=audit.changes({"ends_at": before.ends_at}, {"ends_at": found.ends_at}),
+    )
     return found
 
 

@@ -11,8 +11,10 @@ Each route handler declares in ``opt`` either ``public=True`` or a ``permission`
 - ``scope="instance"``: an instance administrator.
 
 A route that declares neither is refused for everyone (fail closed), and the route-walking
-test lists it. Authenticated requests spend one token of their API key's or session's rate
-limit here (:mod:`signalcraft.web.ratelimit`); public routes have their own limits.
+test lists it. Before anything else, a body whose declared ``Content-Length`` is over the
+route's limit is refused with 413 (see :func:`check_declared_size`). Authenticated requests
+spend one token of their API key's or session's rate limit here
+(:mod:`signalcraft.web.ratelimit`); public routes have their own limits.
 Sessions (cookie) work on every route; ``Authorization: Bearer <API key>``
 works on ``/api/v1`` routes only. State-changing requests on a session need the CSRF token
 (form field ``_csrf`` or header ``X-CSRF-Token``); anonymous forms use a double-submit cookie.
@@ -24,13 +26,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 
 from signalcraft.auth import service
 from signalcraft.auth.rbac import Permission, Role, allows
 from signalcraft.db.queries import accounts as q
 from signalcraft.db.queries import audit
-from signalcraft.errors import Forbidden, NotAuthenticated, NotFound
+from signalcraft.errors import Forbidden, NotAuthenticated, NotFound, PayloadTooLarge
 from signalcraft.web.context import ctx_of
 from signalcraft.web.ratelimit import limits_of
 
@@ -39,6 +42,7 @@ ANON_CSRF_COOKIE = "sc_csrf"
 CSRF_FIELD = "_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+OWN_BODY_LIMIT = "own_limit"  # opt: the handler reads its body within its own limit (see below)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +130,40 @@ async def _check_csrf(connection: ASGIConnection[Any, Any, Any, Any], expected: 
         )
 
 
+def declared_body_limit(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> int | None:
+    """The most bytes a request may declare in ``Content-Length`` on this route; None when the
+    handler reads its body itself within its own limit and answers 413 itself (``opt``
+    ``ingest``: [ingest] max_body_bytes after the credential check, decompressed bytes included;
+    ``own_limit``: replay chunks, [replay] max_chunk_bytes with the CORS headers the
+    recorder needs to read the answer)."""
+    own = handler.opt.get("ingest") or handler.opt.get(OWN_BODY_LIMIT)
+    if own or not isinstance(handler, HTTPRouteHandler):
+        return None
+    # ``request_max_body_size=None`` without a limit of its own (heartbeat pings read a chunked
+    # body of any size and drop it): a declared length is still held to [server] max_body_bytes.
+    limit = handler.resolve_request_max_body_size()
+    return ctx_of(connection).settings.server.max_body_bytes if limit is None else limit
+
+
+def check_declared_size(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """413 for a declared ``Content-Length`` over the route's limit, before authentication or the
+    handler runs. Litestar enforces ``request_max_body_size`` (declared and streamed bytes) only
+    when something reads the body, so a route that never reads it would otherwise answer as if
+    the body were fine. A chunked body declares no length: Litestar's streaming limit still cuts
+    it off as it is read."""
+    declared = connection.headers.get("content-length", "")
+    if not declared.isdigit():
+        return
+    limit = declared_body_limit(connection, handler)
+    if limit is not None and int(declared) > limit:
+        raise PayloadTooLarge(f"body larger than {limit} bytes", field="body")
+
+
 async def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Authenticate, authorize and CSRF-check one request (see the module docstring)."""
+    """Size-check, authenticate, authorize and CSRF-check one request (see the module docstring)."""
+    check_declared_size(connection, handler)
     opt = handler.opt
     state = connection.scope.setdefault("state", {})
     method = connection.scope.get("method", "GET")

@@ -19,7 +19,7 @@ from litestar.response import Redirect
 
 from signalcraft.auth.rbac import Permission, allows
 from signalcraft.db.queries import accounts as q
-from signalcraft.errors import NotAuthenticated, RateLimited, SignalCraftError
+from signalcraft.errors import NotAuthenticated, PayloadTooLarge, RateLimited, SignalCraftError
 from signalcraft.ingest.model import PayloadError
 from signalcraft.logs import current_request_id
 from signalcraft.web.access import ANON_CSRF_COOKIE, identity_of
@@ -47,6 +47,9 @@ def _classify(exc: Exception) -> tuple[int, str, str, str | None, dict[str, str]
     if isinstance(exc, SignalCraftError):
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
         return exc.status, exc.code, exc.message, exc.field, headers
+    if isinstance(exc, HTTPException) and exc.status_code == PayloadTooLarge.status:
+        # Litestar's request_max_body_size, met while the body streamed in (no declared length)
+        return PayloadTooLarge.status, PayloadTooLarge.code, "body larger than this route allows", "body", {}
     if isinstance(exc, HTTPException):
         status = exc.status_code
         message = exc.detail if status < 500 else "internal error"

@@ -25,8 +25,12 @@ from signalcraft.auth.rbac import Role
 from signalcraft.db.queries import accounts as q
 from signalcraft.db.queries import audit
 from signalcraft.db.queries import replays as rq
+from signalcraft.oncall import overrides as ov
+from signalcraft.oncall import store
 from signalcraft.replay.ids import new_public_key
+from signalcraft.routing import service as routing
 from signalcraft.runtime import Parts, announce_setup
+from signalcraft.web import api_escalation as escalation
 from tests.helpers import PASSWORD, FakeClock, hidden_csrf, member
 from tests.notify.test_channels import Receiver, notifying, receiving
 from tests.web.test_alert_actions import am_payload
@@ -44,6 +48,7 @@ _INGEST = (
 )
 _TIMELINE = "alert work (acknowledge, resolve, snooze, assign, notes): recorded on the alert group's timeline"
 _PING = "heartbeat ping: the monitor's ping log is its record"
+_TEST_SEND = "sends a test message to one's own contact method now; stores and changes nothing"
 NOT_AUDITED: dict[tuple[str, str], str] = {
     ("POST", "/ingest/{token:str}"): _INGEST,
     ("POST", "/ingest/{token:str}/api/v2/alerts"): _INGEST,
@@ -72,6 +77,12 @@ NOT_AUDITED: dict[tuple[str, str], str] = {
     ): "read-only: maps a sample, stores nothing",
     ("POST", "/w/{slug:str}/integrations/preview"): "read-only: maps a sample, stores nothing",
     ("POST", "/api/v1/workspaces/{slug:str}/routing/test"): "read-only: replays rules over recent alerts",
+    (
+        "POST",
+        "/w/{slug:str}/routing/test",
+    ): "read-only: replays rules (or an unsaved draft) over recent alerts",
+    ("POST", "/api/v1/workspaces/{slug:str}/me/contact-methods/{method_id:int}/test"): _TEST_SEND,
+    ("POST", "/w/{slug:str}/me/contact-methods/{method_id:int}/test"): _TEST_SEND,
     (
         "POST",
         "/api/v1/workspaces/{slug:str}/monitors/{identifier:str}/run",
@@ -125,6 +136,15 @@ def _page(tail: tuple[str, str], action: str, form: dict[str, str] | None = None
 
 
 ROLE_MAP = {"role": "responder"}
+LAYER = {"unit": "weeks", "count": 1, "start": "2027-01-04T09:00", "participants": ["{owner}"]}
+LAYER_FORM = {
+    "timezone": "UTC",
+    "layer_count": "1",
+    "layer0_rotation": "weekly",
+    "layer0_start_date": "2027-01-04",
+    "layer0_handoff": "09:00",
+    "layer0_participants": OWNER,
+}
 CASES: list[Case] = [
     # accounts (the session after setup)
     Case("POST", "/login", "/login", "login.success", form={"email": OWNER, "password": PASSWORD}, anon=True),
@@ -251,6 +271,64 @@ CASES: list[Case] = [
         "workspace.delete",
         form={"confirm_name": "Beta"},
     ),
+    # routing and suppression pages (before the API's whole-list saves below replace their rows)
+    _page(("/routing/order", "/routing/order"), "routing.rules_save", {"order": "{rule2},{rule}"}, edit=True),
+    _page(
+        ("/routing/rules/{rule_id:int}/move", "/routing/rules/{rule}/move"),
+        "routing.rules_save",
+        {"direction": "up"},
+        edit=True,
+    ),
+    _page(
+        ("/routing/rules/{rule_id:int}/toggle", "/routing/rules/{rule}/toggle"),
+        "routing.rules_save",
+        edit=True,
+    ),
+    _page(
+        ("/routing/rules/{rule_id:int}", "/routing/rules/{rule}"),
+        "routing.rules_save",
+        {"name": "disk rule", "enabled": "on", "matchers": "alertname=DiskFull", "set_severity": "critical"},
+        edit=True,
+    ),
+    _page(
+        ("/routing/rules/{rule_id:int}/delete", "/routing/rules/{rule2}/delete"),
+        "routing.rules_save",
+        edit=True,
+    ),
+    _page(
+        ("/routing/rules", "/routing/rules"),
+        "routing.rules_save",
+        {"name": "page rule", "enabled": "on", "matchers": "team=db", "drop": "on"},
+        edit=True,
+    ),
+    _page(("/routing/default", "/routing/default"), "routing.default_save", {"drop": "on"}, edit=True),
+    _page(
+        ("/silences", "/silences"),
+        "silence.create",
+        {"matchers": "alertname=DiskFull", "duration": "2h", "comment": "from the page"},
+    ),
+    _page(("/silences/{silence_id:int}/expire", "/silences/{silence2}/expire"), "silence.expire", edit=True),
+    _page(
+        ("/maintenance", "/maintenance"),
+        "maintenance.save",
+        {"name": "upgrade", "kind": "once", "starts_at": "2027-02-01T00:00", "ends_at": "2027-02-01T02:00"},
+        edit=True,
+    ),
+    _page(
+        ("/maintenance/{window_id:int}/delete", "/maintenance/{window}/delete"), "maintenance.save", edit=True
+    ),
+    _page(
+        ("/inhibition", "/inhibition"),
+        "inhibit.save",
+        {
+            "name": "node down mutes disk",
+            "source_matchers": "alertname=NodeDown",
+            "target_matchers": "alertname=DiskFull",
+            "equal": "host",
+        },
+        edit=True,
+    ),
+    _page(("/inhibition/{inhibit_id:int}/delete", "/inhibition/{inhibit}/delete"), "inhibit.save", edit=True),
     # routing and silences
     _api(
         "PUT",
@@ -283,7 +361,7 @@ CASES: list[Case] = [
         "silence.create",
         {"matchers": ["alertname=DiskFull"], "duration_minutes": 30, "comment": "on it"},
     ),
-    _api("POST", ("/silences/expire", "/silences/expire"), "silence.expire", {"id": 1}),
+    _api("POST", ("/silences/expire", "/silences/expire"), "silence.expire", {"id": "{silence}"}, edit=True),
     _api(
         "POST",
         ("/alert-groups/{group_id:int}/silence", "/alert-groups/{group}/silence"),
@@ -296,6 +374,138 @@ CASES: list[Case] = [
     _api("DELETE", ("/views/{name:str}", "/views/Ours"), "view.delete"),
     _page(("/inbox/views", "/inbox/views"), "view.create", {"name": "Crit", "query": "severity=critical"}),
     _page(("/inbox/views/{name:str}/delete", "/inbox/views/Crit/delete"), "view.delete"),
+    # on-call schedules, overrides, swaps and feeds
+    _api("POST", ("/schedules", "/schedules"), "schedule.create", {"name": "API", "layers": [LAYER]}),
+    _api(
+        "PUT",
+        ("/schedules/{schedule_id:int}", "/schedules/{schedule}"),
+        "schedule.update",
+        {"name": "Primary", "timezone": "Europe/Berlin", "layers": [LAYER]},
+        edit=True,
+    ),
+    _api(
+        "POST",
+        ("/schedules/{schedule_id:int}/overrides", "/schedules/{schedule}/overrides"),
+        "schedule.override.create",
+        {"user_id": "{bob}", "start": "2027-02-01T09:00+00:00", "end": "2027-02-02T09:00+00:00"},
+    ),
+    _api(
+        "POST",
+        ("/schedules/{schedule_id:int}/swap", "/schedules/{schedule}/swap"),
+        "schedule.swap",
+        {"to_user_id": "{bob}", "start": "2027-02-10T09:00+00:00", "end": "2027-02-11T09:00+00:00"},
+    ),
+    _api(
+        "DELETE",
+        (
+            "/schedules/{schedule_id:int}/overrides/{override_id:int}",
+            "/schedules/{schedule}/overrides/{override}",
+        ),
+        "schedule.override.delete",
+    ),
+    _api(
+        "POST",
+        ("/schedules/{schedule_id:int}/ical-feed", "/schedules/{schedule}/ical-feed"),
+        "schedule.feed.rotate",
+        edit=True,
+    ),
+    _api("POST", ("/me/ical-feed", "/me/ical-feed"), "schedule.feed.rotate", edit=True),
+    _api("DELETE", ("/schedules/{schedule_id:int}", "/schedules/{schedule2}"), "schedule.delete"),
+    _page(("/schedules", "/schedules"), "schedule.create", {**LAYER_FORM, "name": "Page"}),
+    _page(
+        ("/schedules/{schedule_id:int}/edit", "/schedules/{schedule}/edit"),
+        "schedule.update",
+        {**LAYER_FORM, "name": "Primary (page)"},
+        edit=True,
+    ),
+    _page(
+        ("/schedules/{schedule_id:int}/overrides", "/schedules/{schedule}/overrides"),
+        "schedule.override.create",
+        {"kind": "override", "user_id": "{bob}", "start": "2027-02-20T09:00", "end": "2027-02-21T09:00"},
+    ),
+    _page(
+        (
+            "/schedules/{schedule_id:int}/overrides/{override_id:int}/delete",
+            "/schedules/{schedule}/overrides/{override2}/delete",
+        ),
+        "schedule.override.delete",
+    ),
+    _page(
+        ("/schedules/{schedule_id:int}/feed", "/schedules/{schedule}/feed"), "schedule.feed.rotate", edit=True
+    ),
+    _page(("/schedules/my-feed", "/schedules/my-feed"), "schedule.feed.rotate", edit=True),
+    _page(("/schedules/{schedule_id:int}/delete", "/schedules/{schedule3}/delete"), "schedule.delete"),
+    # escalation policies, one's own contact methods and notification rules
+    _api(
+        "POST",
+        ("/escalation-policies", "/escalation-policies"),
+        "escalation_policy.create",
+        {
+            "name": "API",
+            "steps": [{"targets": [{"kind": "schedule", "id": "{schedule}"}], "wait_minutes": 10}],
+        },
+    ),
+    _api(
+        "PUT",
+        ("/escalation-policies/{policy_id:int}", "/escalation-policies/{policy}"),
+        "escalation_policy.update",
+        {"name": "Renamed", "steps": [{"targets": [{"kind": "user", "id": "{owner}"}]}], "repeat": 2},
+        edit=True,
+    ),
+    _api(
+        "DELETE",
+        ("/escalation-policies/{policy_id:int}", "/escalation-policies/{policy2}"),
+        "escalation_policy.delete",
+    ),
+    _page(
+        ("/escalation", "/escalation"),
+        "escalation_policy.create",
+        {"name": "Page", "step0_targets": "schedule:{schedule}", "step0_wait": "5", "repeat": "1"},
+    ),
+    _page(
+        ("/escalation/{policy_id:int}", "/escalation/{policy}"),
+        "escalation_policy.update",
+        {"name": "Renamed on the page", "step0_targets": "user:{owner}", "step0_wait": "0"},
+        edit=True,
+    ),
+    _page(("/escalation/{policy_id:int}/delete", "/escalation/{policy3}/delete"), "escalation_policy.delete"),
+    _api(
+        "POST",
+        ("/me/contact-methods", "/me/contact-methods"),
+        "contact_method.create",
+        {"kind": "webhook", "name": "pager", "config": {"url": "{hook}", "secret": WEBHOOK_SECRET}},
+    ),
+    _api(
+        "PUT",
+        ("/me/notification-rules", "/me/notification-rules"),
+        "notification_rules.update",
+        {"rules": [{"urgency": "high", "contact_method_id": "{method}", "delay_minutes": 5}]},
+        edit=True,
+    ),
+    _api(
+        "DELETE",
+        ("/me/contact-methods/{method_id:int}", "/me/contact-methods/{method2}"),
+        "contact_method.delete",
+    ),
+    _page(
+        ("/me/contact-methods", "/me/contact-methods"),
+        "contact_method.create",
+        {
+            "kind": "webhook",
+            "name": "page pager",
+            "target": f'{{"url": "{{hook}}", "secret": "{WEBHOOK_SECRET}"}}',
+        },
+    ),
+    _page(
+        ("/me/notification-rules", "/me/notification-rules"),
+        "notification_rules.update",
+        {"normal0_method": "{method}", "normal0_delay": "0"},
+        edit=True,
+    ),
+    _page(
+        ("/me/contact-methods/{method_id:int}/delete", "/me/contact-methods/{method3}/delete"),
+        "contact_method.delete",
+    ),
     # uptime and the status page
     _api(
         "POST",
@@ -421,6 +631,12 @@ class Walk:
     def entries(self) -> list[audit.AuditEntry]:
         return self.parts.ctx.db.read(lambda c: audit.entries(c, None, limit=100_000))
 
+    def fill(self, text: str) -> str:
+        """``{name}`` in a form value: the walk's id (or URL) of that name."""
+        for name, value in self.ids.items():
+            text = text.replace(f"{{{name}}}", str(value))
+        return text
+
     def refresh_csrf(self) -> None:
         page = self.client.get(f"{PAGE}/settings/members")
         self.csrf = hidden_csrf(page.text) if page.status_code == 200 else ""
@@ -442,13 +658,13 @@ class Walk:
         path = case.path.format(**self.ids)
         headers = {"X-CSRF-Token": self.csrf}
         if case.json is not None or case.method in ("DELETE", "PATCH", "PUT") or path.startswith("/api/"):
-            body = orjson.loads(orjson.dumps(case.json).decode().replace('"{hook}"', f'"{self.ids["hook"]}"'))
+            text = orjson.dumps(case.json).decode()
+            for name, value in self.ids.items():  # "{name}" in the body: the walk's id (or URL)
+                text = text.replace(f'"{{{name}}}"', orjson.dumps(value).decode())
+            body = orjson.loads(text)
             return self.client.request(case.method, path, json=body, headers=headers, follow_redirects=False)
         if not case.anon:
-            form = {
-                **{k: v.replace("{hook}", self.ids["hook"]) for k, v in (case.form or {}).items()},
-                "_csrf": self.csrf,
-            }
+            form = {k: self.fill(v) for k, v in (case.form or {}).items()} | {"_csrf": self.csrf}
             return self.client.request(case.method, path, data=form, files=case.files, follow_redirects=False)
         session = self.client.cookies.get("sc_session")  # a public form, as a visitor
         self.client.cookies.delete("sc_session")
@@ -555,6 +771,57 @@ def _world(walk: Walk, clock: FakeClock) -> None:
     walk.ids["replay"] = session
 
 
+def _configuration(walk: Walk, clock: FakeClock) -> None:
+    """Schedules with overrides, escalation policies, contact methods, routing rules, silences,
+    maintenance windows and inhibit rules for the edits and deletes to act on."""
+    db, now, cli = walk.parts.ctx.db, clock(), audit.CLI
+    ws = db.read(lambda conn: q.workspace_by_slug(conn, "alpha"))
+    owner = db.read(lambda conn: q.user_by_email(conn, OWNER))
+    assert ws is not None and owner is not None
+    walk.ids["owner"] = owner.id
+    layer = {**LAYER, "participants": [owner.id]}
+    for name in ("schedule", "schedule2", "schedule3"):
+        walk.ids[name] = db.write(
+            lambda c, n=name: store.save_schedule(c, ws.id, None, n, "UTC", [layer], cli, now)
+        ).id
+    for name, day in (("override", 1), ("override2", 5)):
+        start = dt.datetime(2027, 3, day, 9, tzinfo=dt.UTC).timestamp()
+        wanted = ov.OverrideRequest(owner.id, start, start + 86400)
+        walk.ids[name] = db.write(
+            lambda c, r=wanted: ov.add_override(
+                c, ws.id, walk.ids["schedule"], r, cli, may_configure=True, now=now
+            )
+        ).id
+    steps = [{"targets": [{"kind": "user", "id": owner.id}], "wait_minutes": 5}]
+    for name in ("policy", "policy2", "policy3"):
+        walk.ids[name] = db.write(
+            lambda c, n=name: escalation.save_policy(c, ws.id, None, {"name": n, "steps": steps}, cli, now)
+        ).id
+    config = {"url": walk.ids["hook"], "secret": WEBHOOK_SECRET}
+    for name in ("method", "method2", "method3"):
+        walk.ids[name] = _ok(
+            walk.client.post(
+                f"{WS}/me/contact-methods",
+                json={"kind": "webhook", "name": name, "config": config},
+                headers={"X-CSRF-Token": walk.csrf},
+            )
+        )["id"]
+    rules = db.write(
+        lambda c: routing.save_rules(
+            c, ws.id, [{"name": n, "conditions": {}, "actions": {}} for n in ("r1", "r2")], cli, now
+        )
+    )
+    walk.ids["rule"], walk.ids["rule2"] = (r.id for r in rules)
+    for name in ("silence", "silence2"):
+        walk.ids[name] = db.write(
+            lambda c: routing.create_silence(c, ws.id, ["team=db"], now, now + 3600, "", cli, now)
+        ).id
+    window = {"name": "nightly", "weekly": {"weekdays": [6], "start": "02:00", "duration_minutes": 60}}
+    walk.ids["window"] = db.write(lambda c: routing.save_windows(c, ws.id, [window], cli, now))[0].id
+    inhibit = {"name": "crit", "source_matchers": ["severity=critical"], "target_matchers": ["severity=info"]}
+    walk.ids["inhibit"] = db.write(lambda c: routing.save_inhibit_rules(c, ws.id, [inhibit], cli, now))[0].id
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     yield from receiving()
@@ -568,6 +835,7 @@ def walk(client: TestClient, parts: Parts, clock: FakeClock, receiver: Receiver)
     found.setup_entry = _setup(client, parts)  # type: ignore[attr-defined]
     found.refresh_csrf()
     _world(found, clock)
+    _configuration(found, clock)
     yield found
     next(notifier, None)
 

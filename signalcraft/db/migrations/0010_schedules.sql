@@ -30,6 +30,9 @@ CREATE TABLE schedule_overrides (
     created_at  REAL NOT NULL
 );
 CREATE INDEX schedule_overrides_span ON schedule_overrides(schedule_id, ends_at);
+-- Deleting a user finds their overrides (and the ones they wrote) without a table scan.
+CREATE INDEX schedule_overrides_user ON schedule_overrides(user_id);
+CREATE INDEX schedule_overrides_author ON schedule_overrides(created_by) WHERE created_by IS NOT NULL;
 
 -- A feed is either one schedule's or one person's (across the workspace's schedules).
 -- Only the SHA-256 of the token is stored; rotating replaces the row's hash.
@@ -44,3 +47,6 @@ CREATE TABLE ical_feeds (
 );
 CREATE UNIQUE INDEX ical_feeds_schedule ON ical_feeds(schedule_id) WHERE schedule_id IS NOT NULL;
 CREATE UNIQUE INDEX ical_feeds_user ON ical_feeds(workspace_id, user_id) WHERE user_id IS NOT NULL;
+-- For the foreign keys: the partial index above serves neither a workspace's nor a user's delete.
+CREATE INDEX ical_feeds_workspace ON ical_feeds(workspace_id);
+CREATE INDEX ical_feeds_person ON ical_feeds(user_id) WHERE user_id IS NOT NULL;

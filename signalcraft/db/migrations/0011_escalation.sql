@@ -36,6 +36,11 @@ CREATE TABLE escalation_runs (
 CREATE INDEX escalation_runs_due ON escalation_runs(next_at) WHERE status = 'running';
 CREATE INDEX escalation_runs_group ON escalation_runs(group_id, id);
 CREATE UNIQUE INDEX escalation_runs_live ON escalation_runs(group_id, policy_id) WHERE status = 'running';
+-- One index per foreign key, so deleting a parent (nightly retention deletes resolved groups and
+-- their events) finds the referencing rows without scanning the table.
+CREATE INDEX escalation_runs_workspace ON escalation_runs(workspace_id);
+CREATE INDEX escalation_runs_policy ON escalation_runs(policy_id) WHERE policy_id IS NOT NULL;
+CREATE INDEX escalation_runs_event ON escalation_runs(event_id) WHERE event_id IS NOT NULL;
 
 -- What a fired step sends to one channel, and when: at once for a channel target, after the
 -- person's rule delay for a user. A pending notice becomes an outbox row when due, unless the
@@ -55,6 +60,13 @@ CREATE TABLE escalation_notices (
 );
 CREATE INDEX escalation_notices_due ON escalation_notices(due_at) WHERE status = 'pending';
 CREATE INDEX escalation_notices_run ON escalation_notices(run_id, id);
+CREATE INDEX escalation_notices_workspace ON escalation_notices(workspace_id);
+CREATE INDEX escalation_notices_group ON escalation_notices(group_id);
+CREATE INDEX escalation_notices_event ON escalation_notices(event_id) WHERE event_id IS NOT NULL;
+CREATE INDEX escalation_notices_user ON escalation_notices(user_id) WHERE user_id IS NOT NULL;
+CREATE INDEX escalation_notices_channel ON escalation_notices(channel_id);
+CREATE INDEX escalation_notices_notification ON escalation_notices(notification_id)
+    WHERE notification_id IS NOT NULL;
 
 -- Personal contact methods are channel rows owned by a user, so delivery, retries and the
 -- attempt log stay one path. They never appear in the workspace's channel list or routing.
@@ -64,6 +76,9 @@ CREATE UNIQUE INDEX channels_name ON channels(workspace_id, name)
     WHERE deleted_at IS NULL AND owner_user_id IS NULL;
 CREATE UNIQUE INDEX channels_personal_name ON channels(workspace_id, owner_user_id, name)
     WHERE deleted_at IS NULL AND owner_user_id IS NOT NULL;
+-- The foreign keys: both unique indexes above are partial on other columns, no use to a delete.
+CREATE INDEX channels_workspace ON channels(workspace_id);
+CREATE INDEX channels_owner ON channels(owner_user_id) WHERE owner_user_id IS NOT NULL;
 
 -- What reaches a person, per workspace and urgency (alerts of severity error or critical are
 -- high urgency): a contact method, ``delay_minutes`` after the step that pages them fired.
@@ -78,3 +93,5 @@ CREATE TABLE user_notification_rules (
     UNIQUE (workspace_id, user_id, urgency, channel_id, delay_minutes)
 );
 CREATE INDEX user_notification_rules_user ON user_notification_rules(workspace_id, user_id, urgency);
+CREATE INDEX user_notification_rules_person ON user_notification_rules(user_id);
+CREATE INDEX user_notification_rules_channel ON user_notification_rules(channel_id);

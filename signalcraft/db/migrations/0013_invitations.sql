@@ -17,3 +17,5 @@ CREATE TABLE invitations (
     revoked_at   REAL
 );
 CREATE INDEX invitations_workspace ON invitations(workspace_id, created_at);
+CREATE INDEX invitations_created_by ON invitations(created_by) WHERE created_by IS NOT NULL;
+CREATE INDEX invitations_accepted_by ON invitations(accepted_by) WHERE accepted_by IS NOT NULL;
