@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -414,16 +415,24 @@ CASES: dict[str, Case] = {
         {
             **signed_in("admin", active_nav="members"),
             "entries": AUDIT,
-            "filter_action": "",
+            "filter": {"action": "member.", "actor": "", "target": "", "from": "", "to": ""},
+            "filter_query": "action=member.",
+            "filter_action": "member.",
             "next_before": 102,
         },
-        expect=['href="/w/ops/settings/audit.jsonl"', "?before=102&amp;action="],
+        expect=[
+            'href="/w/ops/settings/audit.jsonl?action=member."',
+            "?before=102&amp;action=member.",
+            'value="member."',
+        ],
     ),
     "audit-filtered-empty": Case(
         "settings/audit.html",
         {
             **signed_in("admin", active_nav="members"),
             "entries": [],
+            "filter": {"action": HOSTILE, "actor": HOSTILE, "target": HOSTILE, "from": "", "to": ""},
+            "filter_query": urlencode({"action": HOSTILE, "actor": HOSTILE, "target": HOSTILE}),
             "filter_action": HOSTILE,
             "next_before": None,
         },
