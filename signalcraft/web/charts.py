@@ -80,8 +80,10 @@ def format_count(value: int) -> str:
     return str(value)
 
 
-def _attrs(attrs: Mapping[str, object]) -> Markup:
-    return Markup("").join(Markup(' {}="{}"').format(k, v) for k, v in attrs.items())
+def _attrs(attrs: Mapping[str, object]) -> str:
+    # Plain string building: Markup.format costs ~10 us per call, and a month's chart has
+    # a few thousand attributes (it was most of the dashboard's rendering time).
+    return "".join(f' {escape(k)}="{escape(v)}"' for k, v in attrs.items())
 
 
 _TAGS = frozenset({"svg", "g", "rect", "line", "polyline", "polygon", "circle", "text", "title", "figure",
@@ -92,11 +94,13 @@ def el(tag: str, attrs: Mapping[str, object], *children: Markup | str) -> Markup
     """One element; attribute values and text children are escaped (Markup children are not)."""
     if tag not in _TAGS:
         raise ValueError(f"not a chart element: {tag!r}")
-    name = escape(tag)
-    inner = Markup("").join(c if isinstance(c, Markup) else escape(c) for c in children)
+    # Safe to mark: the tag is one of _TAGS, attribute names and values and text children
+    # are escaped above and in _attrs, and Markup children are markup already.
+    attributes = _attrs(attrs)
     if not children:
-        return Markup("<{}{}/>").format(name, _attrs(attrs))
-    return Markup("<{0}{1}>{2}</{0}>").format(name, _attrs(attrs), inner)
+        return Markup(f"<{tag}{attributes}/>")  # noqa: S704
+    inner = "".join(c if isinstance(c, Markup) else escape(c) for c in children)
+    return Markup(f"<{tag}{attributes}>{inner}</{tag}>")  # noqa: S704
 
 
 def _pct(value: float) -> str:

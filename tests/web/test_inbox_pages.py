@@ -301,7 +301,7 @@ def test_the_inbox_reads_use_the_indexes(tmp_path: Path) -> None:
     migrate.apply(conn)
     cases = [aw.InboxFilter(statuses=("triggered", "acknowledged")), aw.InboxFilter(assignee_id=3)]
     for f in cases:
-        clauses, params = aw._where(1, f)
+        clauses, params = aw._where(conn, 1, f)
         plan = rows(conn, "EXPLAIN QUERY PLAN " + aw._inbox_select(" AND ".join(clauses)), (*params, 50))
         details = " ".join(str(r[-1]) for r in plan)
         assert "USING INDEX alert_groups_" in details and "SCAN alert_groups" not in details, details

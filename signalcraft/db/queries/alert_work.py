@@ -5,13 +5,14 @@ writes, notes, and saved inbox views. Group rows and the timeline come from
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import apsw
 import orjson
 
 from signalcraft.db.connection import Row, one, rows, scalar
+from signalcraft.db.queries import alert_match as am
 from signalcraft.db.queries import alerts as aq
 
 OPEN_STATUSES = ("triggered", "acknowledged", "snoozed")
@@ -48,7 +49,7 @@ def _label_path(key: str) -> str:
     return f'$."{key}"'
 
 
-def _where(workspace_id: int, f: InboxFilter) -> tuple[list[str], list[object]]:
+def _where(conn: apsw.Connection, workspace_id: int, f: InboxFilter) -> tuple[list[str], list[object]]:
     clauses: list[str] = ["workspace_id = ?"]
     params: list[object] = [workspace_id]
 
@@ -69,23 +70,37 @@ def _where(workspace_id: int, f: InboxFilter) -> tuple[list[str], list[object]]:
     elif f.assignee_id is not None:
         add("assignee_user_id = ?", f.assignee_id)
     if f.label is not None:
-        path, value = _label_path(f.label[0]), f.label[1]
-        add(
-            "(json_extract(group_labels, ?) = ? OR EXISTS (SELECT 1 FROM alerts a WHERE a.group_id ="
-            " alert_groups.id AND json_extract(a.labels, ?) = ?))",
-            path,
-            value,
-            path,
-            value,
-        )
+        _add_label(conn, workspace_id, f.label, add)
     if f.search:
-        add(
-            "id IN (SELECT group_id FROM alerts WHERE id IN (SELECT rowid FROM alerts_fts WHERE"
-            " alerts_fts MATCH ?) AND workspace_id = ?)",
-            aq.fts_query(f.search),
-            workspace_id,
-        )
+        clause, values = am.search_clause(conn, workspace_id, f.search)
+        add(clause, *values)
     return clauses, params
+
+
+def _add_label(
+    conn: apsw.Connection, workspace_id: int, label: tuple[str, str], add: Callable[..., None]
+) -> None:
+    """The group's labels or one of its alerts' labels have ``key = value``. When a phrase of
+    the full-text index stands for the label and few alerts match it, only those alerts are
+    read (and ``instr`` on the group's JSON text is a cheap first test); otherwise every
+    group in the page's order reads its alerts until one has the label."""
+    path, value = _label_path(label[0]), label[1]
+    on_group = "json_extract(group_labels, ?) = ?"
+    phrase = am.label_phrase(*label)
+    ids = None
+    if phrase is not None:
+        ids = am.matching_groups(conn, workspace_id, phrase, "json_extract(a.labels, ?) = ?", (path, value))
+    if ids is not None:
+        add(f"((instr(group_labels, ?) AND {on_group}) OR {am.IN_IDS})", value, path, value, ids)
+        return
+    add(
+        f"({on_group} OR EXISTS (SELECT 1 FROM alerts a WHERE a.group_id = alert_groups.id"
+        " AND json_extract(a.labels, ?) = ?))",
+        path,
+        value,
+        path,
+        value,
+    )
 
 
 def _inbox_select(where: str) -> str:
@@ -112,7 +127,7 @@ def list_inbox(
     limit: int = 50,
 ) -> list[InboxRow]:
     """Newest activity first; ``before`` is the (last_seen_at, id) cursor of the previous page."""
-    clauses, params = _where(workspace_id, f)
+    clauses, params = _where(conn, workspace_id, f)
     if before is not None:
         clauses.append("(last_seen_at, id) < (?, ?)")
         params.extend(before)
