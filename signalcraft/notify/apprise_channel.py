@@ -15,8 +15,6 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-import apprise
-
 from signalcraft.errors import InvalidInput
 from signalcraft.notify.base import (
     DeliveryResult,
@@ -36,14 +34,15 @@ LOCAL_SCHEMES = frozenset(
     {"dbus", "gio", "glib", "gnome", "kde", "qt", "macosx", "windows", "syslog", "blink1"}
 )
 _NOT_ENDPOINTS = frozenset({"service_url", "setup_url", "image_url"})
-NOTIFY_TYPES = {
-    "resolved": apprise.NotifyType.SUCCESS,
-    "acknowledged": apprise.NotifyType.INFO,
-    "test": apprise.NotifyType.INFO,
-}
+# Apprise (and its hundred plugins) is imported on first use, not at start. Its NotifyType
+# values are these strings (apprise.NotifyType.SUCCESS == "success"...; checked by a test).
+NOTIFY_TYPES = {"resolved": "success", "acknowledged": "info", "test": "info"}
+WARNING, FAILURE = "warning", "failure"
 
 
 def _plugin(url: str, field: str) -> Any:
+    import apprise
+
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     if plugin is None:
         raise InvalidInput("is not an Apprise URL it can use (see https://appriseit.com)", field=field)
@@ -109,6 +108,8 @@ class AppriseChannel(Transport):
     async def send(
         self, message: AlertMessage, config: Mapping[str, Any], deps: NotifyDeps
     ) -> DeliveryResult:
+        import apprise
+
         sender = apprise.Apprise(asset=apprise.AppriseAsset(storage_mode="memory"))
         for url in config["urls"]:
             try:
@@ -123,12 +124,8 @@ class AppriseChannel(Transport):
             headline=render.headline(message),
             body=render.body(message, config.get("template", "")),
         )
-        notify_type = NOTIFY_TYPES.get(
-            message.kind,
-            apprise.NotifyType.WARNING
-            if message.severity in ("info", "warning")
-            else apprise.NotifyType.FAILURE,
-        )
+        fallback = WARNING if message.severity in ("info", "warning") else FAILURE
+        notify_type = NOTIFY_TYPES.get(message.kind, fallback)
         result = await asyncio.to_thread(
             sender.notify,
             body=body,

@@ -521,3 +521,12 @@ def test_a_custom_template_replaces_the_text_and_sees_labels(runner: Notifier, r
         receiver.wait_for(1)[0].json["embeds"][0]["description"]
         == "Disk full on db-1 on db-1:9100 (critical)"
     )
+
+
+def test_apprise_notify_types_are_apprises_own_values() -> None:
+    import apprise
+
+    from signalcraft.notify import apprise_channel
+
+    kinds = {*apprise_channel.NOTIFY_TYPES.values(), apprise_channel.WARNING, apprise_channel.FAILURE}
+    assert {apprise.NotifyType(k) for k in kinds} == set(apprise.NotifyType)
