@@ -331,6 +331,11 @@ def test_the_binary_migrates_a_database_from_the_previous_schema_and_serves_it(
         seed = SEEDS / f"{version:04d}_seed.sql"
         if seed.exists():
             conn.execute(seed.read_text())
+    if previous >= 12:
+        # The 0012 seed's wrapped data key is random bytes under a made-up master key (the
+        # migration tests never decrypt). A real database comes with its master.key; this one
+        # has none, so its keys go and the first start generates a master key.
+        conn.execute("DELETE FROM data_keys; DELETE FROM master_keys")
     assert migrate.current_version(conn) == previous
     conn.close()
     config = box.workdir / "signalcraft.toml"
