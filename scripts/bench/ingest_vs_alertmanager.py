@@ -33,10 +33,11 @@ alerts in memory only.
 
     .venv/bin/python scripts/bench/ingest_vs_alertmanager.py [--seconds 10] [--connections 64]
         [--rate 1000] [--only alertmanager|signalcraft] [--sc-loop asyncio|uvloop]
-        [--sc-http httptools|h11]
+        [--sc-http httptools|h11] [--sc-switch-ms 5]
 
-``--sc-loop``/``--sc-http`` start SignalCraft through a small launcher that selects the
-event loop / uvicorn HTTP parser, to measure those choices without changing the code.
+``--sc-loop``/``--sc-http``/``--sc-switch-ms`` start SignalCraft through a small launcher that
+selects the event loop / uvicorn HTTP parser / the GIL switch interval, to measure those
+choices without changing the code.
 Bounded: every run stops after ``--seconds`` (open loop: plus at most 5 s to drain), and
 each server is stopped at the end (SIGTERM, then SIGKILL after 20 s).
 """
@@ -194,7 +195,9 @@ def alertmanager(workdir: Path) -> Iterator[Peer]:
 # Selects the event loop and uvicorn HTTP parser without touching the code under test.
 _LAUNCHER = """
 import asyncio, sys
-loop, http = sys.argv[1], sys.argv[2]
+loop, http, switch = sys.argv[1], sys.argv[2], sys.argv[3]
+if switch != "default":
+    sys.setswitchinterval(float(switch) / 1000)
 import uvicorn
 _init = uvicorn.Config.__init__
 def _config(self, *a, **kw):
@@ -205,7 +208,7 @@ import uvloop
 if loop == "asyncio":  # `signalcraft serve` runs on uvloop.run: swap in asyncio's loop
     uvloop.run = lambda main, **kw: asyncio.run(main)
 from signalcraft.cli import main
-sys.exit(main(sys.argv[3:]))
+sys.exit(main(sys.argv[4:]))
 """
 
 
@@ -223,7 +226,7 @@ def _cli(*args: str, config: Path) -> dict[str, object]:
 
 
 @contextmanager
-def signalcraft(workdir: Path, *, loop: str, http: str) -> Iterator[Peer]:
+def signalcraft(workdir: Path, *, loop: str, http: str, switch_ms: float | None = None) -> Iterator[Peer]:
     port = free_port()
     config = workdir / "signalcraft.toml"
     data = workdir / "sc-data"
@@ -241,14 +244,15 @@ def signalcraft(workdir: Path, *, loop: str, http: str) -> Iterator[Peer]:
             "key"
         ]
     )
-    if loop == "default" and http == "default":
+    if loop == "default" and http == "default" and switch_ms is None:
         cmd = [sys.executable, "-m", "signalcraft", "serve", "--config", str(config)]
         note = "python -m signalcraft serve (uvloop, httptools)"
     else:
         use_loop = "uvloop" if loop == "default" else loop
         use_http = "httptools" if http == "default" else http
-        cmd = [sys.executable, "-c", _LAUNCHER, use_loop, use_http, "serve", "--config", str(config)]
-        note = f"launcher: {use_loop} loop, uvicorn http={use_http}"
+        switch = "default" if switch_ms is None else f"{switch_ms:g}"
+        cmd = [sys.executable, "-c", _LAUNCHER, use_loop, use_http, switch, "serve", "--config", str(config)]
+        note = f"launcher: {use_loop} loop, uvicorn http={use_http}, GIL switch interval {switch} ms"
     proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -674,6 +678,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=["alertmanager", "signalcraft"], default=None)
     p.add_argument("--sc-loop", choices=["default", "asyncio", "uvloop"], default="default")
     p.add_argument("--sc-http", choices=["default", "httptools", "h11"], default="default")
+    p.add_argument(
+        "--sc-switch-ms", type=float, default=None, help="sys.setswitchinterval for SignalCraft, in ms"
+    )
     args = p.parse_args(argv)
     if not 1 <= args.seconds <= 30 or not 0 <= args.warmup <= 10:
         p.error("--seconds must be 1..30 and --warmup 0..10 (the whole run stays under 3 minutes)")
@@ -693,7 +700,13 @@ def main(argv: list[str] | None = None) -> int:
             peers.append(stack.enter_context(alertmanager(root / "am")))
         if args.only in (None, "signalcraft"):
             (root / "sc").mkdir()
-            peers.append(stack.enter_context(signalcraft(root / "sc", loop=args.sc_loop, http=args.sc_http)))
+            peers.append(
+                stack.enter_context(
+                    signalcraft(
+                        root / "sc", loop=args.sc_loop, http=args.sc_http, switch_ms=args.sc_switch_ms
+                    )
+                )
+            )
         for peer in peers:
             prime(peer, bodies)
             if args.warmup:

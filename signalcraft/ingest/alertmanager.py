@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
@@ -151,13 +152,21 @@ def _api_alert(item: JSONValue, path: str, now: datetime) -> RawAlert:
     )
 
 
+# Label and annotation maps as the typed path takes them: at most MAX_LABELS entries, no key
+# or value longer than MAX_TEXT characters (msgspec counts code points, as len() does). A
+# longer one is refused by the decoder, and parse_api_v2 then cuts it (or refuses the count).
+_Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
+_Strings = Annotated[dict[_Text, _Text], msgspec.Meta(max_length=MAX_LABELS)]
+
+
 class _PostableAlert(msgspec.Struct, forbid_unknown_fields=True):
     """The common shape of a postable alert, as Prometheus sends it: string labels and
-    annotations, times as text. Anything else (an extra field, a null, a number) is left
-    to :func:`parse_api_v2`, which knows every variation and names the field at fault."""
+    annotations within the limits above, times as text. Anything else (an extra field, a
+    null, a number, a long value) is left to :func:`parse_api_v2`, which knows every
+    variation, cuts what is too long and names the field at fault."""
 
-    labels: dict[str, str]
-    annotations: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+    labels: _Strings
+    annotations: _Strings | msgspec.UnsetType = msgspec.UNSET
     startsAt: str | msgspec.UnsetType = msgspec.UNSET
     endsAt: str | msgspec.UnsetType = msgspec.UNSET
     generatorURL: str | msgspec.UnsetType = msgspec.UNSET
@@ -190,33 +199,58 @@ def parse_api_v2_body(body: bytes, headers: Mapping[str, str], *, now: datetime)
 
 
 def _typed_alert(item: _PostableAlert, path: str, now: datetime) -> RawAlert:
-    raw: JSONObject = {"labels": item.labels}
-    for name in ("annotations", "startsAt", "endsAt", "generatorURL"):
-        value = getattr(item, name)
-        if value is not msgspec.UNSET:
-            raw[name] = value
-    given = item.annotations if isinstance(item.annotations, dict) else {}
-    if len(item.labels) > MAX_LABELS or len(given) > MAX_LABELS:
-        raise PayloadError(path, "too many labels")  # refused by parse_api_v2 with the count
-    labels = _clipped(item.labels)
+    labels, given = item.labels, item.annotations
+    raw: JSONObject = {"labels": labels}
+    if given is not msgspec.UNSET:
+        raw["annotations"] = given
+    else:
+        given = {}
+    starts_at, ends_at, generator_url = item.startsAt, item.endsAt, item.generatorURL
+    if starts_at is not msgspec.UNSET:
+        raw["startsAt"] = starts_at
+    if ends_at is not msgspec.UNSET:
+        raw["endsAt"] = ends_at
+    if generator_url is not msgspec.UNSET:
+        raw["generatorURL"] = generator_url
+    else:
+        generator_url = ""
     if not labels.get("alertname", "").strip():
         raise PayloadError(join(path, "labels.alertname"), "is missing or blank")
-    ended_at = parse_time(raw.get("endsAt"), join(path, "endsAt"))
+    ended_at = _time(raw.get("endsAt"), path, "endsAt")
     resolved = ended_at is not None and ended_at <= now
-    annotations = _clipped(given)
-    generator_url = item.generatorURL if isinstance(item.generatorURL, str) else ""
     return _build(
         path,
         labels,
-        annotations,
+        given,
         generator_url,
-        raw.get("startsAt"),
+        _time(raw.get("startsAt"), path, "startsAt"),
         ended_at,
         source="prometheus",
         status=AlertStatus.RESOLVED if resolved else AlertStatus.FIRING,
         dedup_key=label_set_key(labels),
         raw=raw,
     )
+
+
+# Timestamps as sent, parsed: a sender re-sends the same ``startsAt`` for as long as an alert
+# fires, and one evaluation's alerts share their ``endsAt``. Bounded; emptied when full.
+_TIMES: dict[str, datetime | None] = {}
+_TIMES_MAX = 4096
+
+
+def _time(value: JSONValue, path: str, name: str) -> datetime | None:
+    """:func:`parse_time` of a text timestamp, remembered (an error is never remembered)."""
+    if not isinstance(value, str):
+        return parse_time(value, join(path, name))
+    try:
+        return _TIMES[value]
+    except KeyError:
+        pass
+    parsed = parse_time(value, join(path, name))
+    if len(_TIMES) >= _TIMES_MAX:
+        _TIMES.clear()
+    _TIMES[value] = parsed
+    return parsed
 
 
 def _alert(
@@ -243,7 +277,7 @@ def _alert(
         labels,
         annotations,
         generator_url,
-        obj.get("startsAt"),
+        parse_time(obj.get("startsAt"), join(path, "startsAt")),
         ended_at,
         source=source,
         status=status,
@@ -255,20 +289,12 @@ def _alert(
     )
 
 
-def _clipped(strings: dict[str, str]) -> dict[str, str]:
-    """``strings`` with keys and values cut as :func:`str_map` cuts them (the same dict when
-    nothing is that long, which is nearly always)."""
-    if all(len(k) <= MAX_TEXT and len(v) <= MAX_TEXT for k, v in strings.items()):
-        return strings
-    return {clip(k): clip(v) for k, v in strings.items()}
-
-
 def _build(
     path: str,
     labels: dict[str, str],
     annotations: dict[str, str],
     generator_url: str,
-    starts_at: JSONValue,
+    occurred_at: datetime | None,
     ended_at: datetime | None,
     *,
     source: str,
@@ -289,7 +315,7 @@ def _build(
         labels=labels,
         annotations=annotations,
         links=((Link(generator_url, "Source"),) if generator_url else ()) + links,
-        occurred_at=parse_time(starts_at, join(path, "startsAt")),
+        occurred_at=occurred_at,
         ended_at=ended_at,
         dedup_key=dedup_key,
         service=labels.get("service") or labels.get("job", ""),

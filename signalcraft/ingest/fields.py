@@ -230,5 +230,12 @@ def json_text(value: JSONValue) -> str:
 
 def digest(parts: Iterable[str], length: int) -> str:
     """sha256 hex of ``parts`` joined with ``\\xff`` (a byte UTF-8 never produces), cut."""
-    data = b"\xff".join([part.encode("utf-8", "surrogatepass") for part in parts]) + b"\xff"
+    if not isinstance(parts, list):
+        parts = list(parts)
+    if "".join(parts).isascii():
+        # ASCII encodes to the same bytes in UTF-8 and Latin-1, and "\xff" is the byte 0xff in
+        # Latin-1: the same bytes with one encode instead of one per part.
+        data = ("\xff".join(parts) + "\xff").encode("latin-1")
+    else:
+        data = b"\xff".join([part.encode("utf-8", "surrogatepass") for part in parts]) + b"\xff"
     return hashlib.sha256(data).hexdigest()[:length]

@@ -50,5 +50,20 @@ def group_key_for(alert: RawAlert, fingerprint: str, group_by: Sequence[str] | N
     if alert.group_labels:
         return "gl:" + digest([f"{k}={v}" for k, v in sorted(alert.group_labels.items())], 32)
     if "alertname" in alert.labels:
-        return "an:" + digest([alert.labels["alertname"]], 32)
+        return _alertname_key(alert.labels["alertname"])
     return "fp:" + fingerprint
+
+
+# Alert names repeat (a rule's every alert, every evaluation), and the group key of one is
+# a hash: remembered, bounded, emptied when full.
+_BY_ALERTNAME: dict[str, str] = {}
+_BY_ALERTNAME_MAX = 4096
+
+
+def _alertname_key(name: str) -> str:
+    key = _BY_ALERTNAME.get(name)
+    if key is None:
+        if len(_BY_ALERTNAME) >= _BY_ALERTNAME_MAX:
+            _BY_ALERTNAME.clear()
+        key = _BY_ALERTNAME[name] = "an:" + digest([name], 32)
+    return key

@@ -105,8 +105,15 @@ def apply(
             conn, ws, integration.id, now, raw.content_type, raw.size, raw.compressed
         )
     actor = f"source:{integration.type}"
+    refreshed = _refresh_resent(conn, integration.id, prepared, now, outcome.raw_id)
     for item in prepared:
-        _apply_one(conn, integration, item, outcome, now, window_seconds, actor)
+        current = refreshed.get(item.fingerprint) if refreshed is not None else None
+        if current is not None:
+            _count_duplicate(current, outcome)
+        else:
+            _apply_one(
+                conn, integration, item, outcome, now, window_seconds, actor, refresh=refreshed is None
+            )
     for deploy in deploys:
         q.insert_deploy(
             conn,
@@ -155,6 +162,45 @@ def _summary(outcome: IngestOutcome) -> str:
     return ", ".join(parts) or "nothing to do"
 
 
+def _refresh_resent(
+    conn: apsw.Connection, integration_id: int, prepared: list[PreparedAlert], now: float, raw_id: int | None
+) -> dict[str, q.OpenAlert] | None:
+    """Count every firing alert of the request that is already open, all at once (see
+    :func:`q.refresh_open_alerts`); the open alerts found, by fingerprint.
+
+    Only when no fingerprint comes twice in the request: otherwise None, and each alert
+    goes through :func:`_apply_one` in order (the second of a pair may land on the alert
+    the first one created). With distinct fingerprints the alerts touch distinct rows, so
+    counting the re-sends first changes nothing but this: a new alert of the request joins
+    a group that one of the re-sends keeps alive, wherever the re-send stands in the body.
+    """
+    if len({item.fingerprint for item in prepared}) < len(prepared):
+        return None
+    firing = [_refresh(item) for item in prepared if item.alert.status is AlertStatus.FIRING]
+    return q.refresh_open_alerts(conn, integration_id, firing, now=now, raw_id=raw_id) if firing else {}
+
+
+def _refresh(item: PreparedAlert) -> q.Refresh:
+    alert = item.alert
+    return q.Refresh(
+        fingerprint=item.fingerprint,
+        severity=int(alert.severity),
+        title=alert.title,
+        description=alert.description,
+        labels=item.labels,
+        annotations=item.annotations,
+        links=item.links,
+        stacktrace=item.stacktrace,
+        ends_at=alert.ended_at.timestamp() if alert.ended_at is not None else None,  # as _keep_ends_at
+    )
+
+
+def _count_duplicate(current: q.OpenAlert, outcome: IngestOutcome) -> None:
+    outcome.alert_ids.append(current.id)
+    outcome.group_ids.add(current.group_id)
+    outcome.deduplicated += 1
+
+
 def _apply_one(
     conn: apsw.Connection,
     integration: iq.Integration,
@@ -163,32 +209,24 @@ def _apply_one(
     now: float,
     window: float,
     actor: str,
+    *,
+    refresh: bool,
 ) -> None:
+    """One alert, in the request's order. ``refresh``: a firing alert may still be a re-send
+    of an open alert (False when :func:`_refresh_resent` has already looked)."""
     alert = item.alert
-    if alert.status is AlertStatus.FIRING:
+    if refresh and alert.status is AlertStatus.FIRING:
         # A firing event deduplicates onto the open alert whatever its status
         # (action_for(FIRING, open) is DEDUPLICATE), so try that first: one statement.
-        refreshed = q.refresh_open_alert(
-            conn,
-            integration.id,
-            item.fingerprint,
-            severity=int(alert.severity),
-            title=alert.title,
-            description=alert.description,
-            labels=item.labels,
-            annotations=item.annotations,
-            links=item.links,
-            stacktrace=item.stacktrace,
-            now=now,
-            raw_id=outcome.raw_id,
-            ends_at=alert.ended_at.timestamp() if alert.ended_at is not None else None,  # as _keep_ends_at
-        )
-        if refreshed is not None:
-            outcome.alert_ids.append(refreshed.id)
-            outcome.group_ids.add(refreshed.group_id)
-            outcome.deduplicated += 1
+        found = q.refresh_open_alerts(conn, integration.id, [_refresh(item)], now=now, raw_id=outcome.raw_id)
+        if found:
+            _count_duplicate(found[item.fingerprint], outcome)
             return
-    current = q.open_alert(conn, integration.id, item.fingerprint)
+    # A firing alert that got here has no open alert (the refresh above, or
+    # _refresh_resent, found none), so only the other statuses look one up.
+    current = (
+        None if alert.status is AlertStatus.FIRING else q.open_alert(conn, integration.id, item.fingerprint)
+    )
     action = action_for(alert.status, current.status if current else None)
     if action is Action.IGNORE:
         outcome.ignored += 1

@@ -5,13 +5,16 @@ drive both routes through every refusal, these pin what the hand-over itself cou
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from litestar.types import Message
 
+from signalcraft.web.ingest.routes import API_V2_OK
 from tests.ingest_http.test_bad_input import ROUTES, Bench, Route, open_bench
 
 API_V2 = [r for r in ROUTES if r.name.startswith("alertmanager-api-v2")]
@@ -56,6 +59,28 @@ def test_an_accepted_request_gets_the_routes_answer_and_the_common_headers(
         assert response.headers["x-content-type-options"] == "nosniff"
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         assert alerts_stored(bench) == 1
+
+
+@pytest.mark.parametrize("route", API_V2, ids=str)
+def test_an_accepted_request_gets_exactly_the_status_headers_and_body_of_the_litestar_route(
+    tmp_path: Path, route: Route
+) -> None:
+    sent: list[Message] = []
+
+    async def collect(message: Message) -> None:
+        sent.append(message)
+
+    async def nothing() -> Message:
+        return {"type": "http.disconnect"}
+
+    asyncio.run(API_V2_OK({"type": "http", "method": "POST", "headers": []}, nothing, collect))  # type: ignore[arg-type]
+    start, body = sent
+    with open_bench(tmp_path) as bench:
+        response = bench.send(route, bench.create(route), ONE_ALERT)
+    assert response.status_code == start["status"] == 200
+    assert response.content == body["body"]
+    for name, value in start["headers"]:
+        assert response.headers.get_list(name.decode()) == [value.decode()]
 
 
 @pytest.mark.parametrize("route", API_V2, ids=str)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import apsw
 import orjson
 import zstandard
 
 from signalcraft.db.connection import Row, one, rows, scalar
+from signalcraft.db.queries import alert_match
 from signalcraft.pipeline.state import GroupCandidate
 
 _ZSTD_LEVEL = 3
@@ -180,58 +181,88 @@ def insert_alert(
     return conn.last_insert_rowid()
 
 
-def refresh_open_alert(
-    conn: apsw.Connection,
-    integration_id: int,
-    fingerprint: str,
-    *,
-    severity: int,
-    title: str,
-    description: str,
-    labels: str,
-    annotations: str,
-    links: str,
-    stacktrace: str | None,
-    now: float,
-    raw_id: int | None,
-    ends_at: float | None = None,
-) -> OpenAlert | None:
-    """A firing duplicate of the open alert with this fingerprint: count it and keep the
-    latest payload's content (``ends_at`` too when the payload has one; see
-    :func:`set_ends_at`). Returns that alert as it was, or None (and writes nothing) when
-    no alert with the fingerprint is open.
+class Refresh(NamedTuple):
+    """A firing re-send of an alert: what :func:`refresh_open_alerts` writes onto the open one
+    (a tuple: made once per alert on the hot path)."""
 
-    One ``UPDATE ... RETURNING`` finds and counts the alert: a re-sent alert is the common
-    case, and a SELECT then an UPDATE was one statement more for each.
+    fingerprint: str
+    severity: int
+    title: str
+    description: str
+    labels: str
+    annotations: str
+    links: str
+    stacktrace: str | None
+    ends_at: float | None
+
+
+def refresh_open_alerts(
+    conn: apsw.Connection, integration_id: int, refreshes: list[Refresh], *, now: float, raw_id: int | None
+) -> dict[str, OpenAlert]:
+    """Firing duplicates of open alerts, by fingerprint (each at most once): count each and
+    keep the latest payload's content (``ends_at`` too when the payload has one; see
+    :func:`set_ends_at`). Returns the open alerts found, as they were, by fingerprint; a
+    fingerprint with no open alert is absent, and nothing is written for it.
+
+    One ``UPDATE ... RETURNING`` per alert finds and counts it (a re-sent alert is the common
+    case), run by ``executemany`` so a request of fifty re-sends costs one call, not fifty.
+    A group's counters are updated once per request, however many of its alerts came.
 
     Title, description and labels are written only when they differ from the stored ones:
     naming them in an UPDATE fires ``alerts_fts_update`` (a delete and an insert in the
     full-text index) even when the values are the same, and a re-sent alert (Prometheus
     re-sends every evaluation) almost never changes them.
     """
-    found = rows(  # read to the end: the statement is finished before the next one runs
-        conn,
+    found: dict[str, OpenAlert] = {}
+    for fp, *row in conn.executemany(
         "UPDATE alerts SET event_count = event_count + 1, last_seen_at = ?, severity = ?, annotations = ?,"
         " links = ?, stacktrace = coalesce(?, stacktrace), raw_id = coalesce(?, raw_id),"
         " ends_at = coalesce(?, ends_at)"
         " WHERE integration_id = ? AND fingerprint = ? AND status <> 'resolved'"
-        " RETURNING id, group_id, status, title, description, labels",
-        (now, severity, annotations, links, stacktrace, raw_id, ends_at, integration_id, fingerprint),
-    )
+        " RETURNING fingerprint, id, group_id, status, title, description, labels",
+        [
+            (
+                now,
+                r.severity,
+                r.annotations,
+                r.links,
+                r.stacktrace,
+                raw_id,
+                r.ends_at,
+                integration_id,
+                r.fingerprint,
+            )
+            for r in refreshes
+        ],
+    ):
+        found[fp] = OpenAlert(*row)
     if not found:
-        return None
-    current = OpenAlert(*found[0])
-    if (title, description, labels) != (current.title, current.description, current.labels):
-        conn.execute(
-            "UPDATE alerts SET title = ?, description = ?, labels = ? WHERE id = ?",
-            (title, description, labels, current.id),
-        )
-    conn.execute(
-        "UPDATE alert_groups SET event_count = event_count + 1, last_seen_at = ?,"
+        return found
+    changed = [
+        (r.title, r.description, r.labels, alert.id)
+        for r in refreshes
+        if (alert := found.get(r.fingerprint)) is not None
+        and (r.title, r.description, r.labels) != (alert.title, alert.description, alert.labels)
+    ]
+    if changed:
+        conn.executemany("UPDATE alerts SET title = ?, description = ?, labels = ? WHERE id = ?", changed)
+    per_group: dict[int, list[int]] = {}  # group id -> [re-sends, highest severity]
+    for r in refreshes:
+        alert = found.get(r.fingerprint)
+        if alert is None:
+            continue
+        counts = per_group.get(alert.group_id)
+        if counts is None:
+            per_group[alert.group_id] = [1, r.severity]
+        else:
+            counts[0] += 1
+            counts[1] = max(counts[1], r.severity)
+    conn.executemany(
+        "UPDATE alert_groups SET event_count = event_count + ?, last_seen_at = ?,"
         " severity = max(severity, ?) WHERE id = ?",
-        (now, severity, current.group_id),
+        [(n, now, severity, group_id) for group_id, (n, severity) in per_group.items()],
     )
-    return current
+    return found
 
 
 def count_event(conn: apsw.Connection, alert_id: int, group_id: int, now: float, raw_id: int | None) -> None:
@@ -434,22 +465,14 @@ def list_groups(
         clauses.append("(last_seen_at, id) < (?, ?)")
         params.extend(before)  # type: ignore[arg-type]
     if search:
-        clauses.append(
-            "id IN (SELECT group_id FROM alerts WHERE id IN (SELECT rowid FROM alerts_fts WHERE"
-            " alerts_fts MATCH ?) AND workspace_id = ?)"
-        )
-        params.extend([fts_query(search), workspace_id])  # type: ignore[list-item]
+        clause, values = alert_match.search_clause(conn, workspace_id, search)
+        clauses.append(clause)
+        params.extend(values)  # type: ignore[arg-type]
     sql = (
         f"SELECT {_GROUP_COLS} FROM alert_groups WHERE {' AND '.join(clauses)}"
         " ORDER BY last_seen_at DESC, id DESC LIMIT ?"
     )
     return [_group(r) for r in rows(conn, sql, (*params, limit))]
-
-
-def fts_query(text: str) -> str:
-    """User text as an FTS5 query of quoted terms (all must match): no syntax errors, no operators."""
-    terms = [t.replace('"', '""') for t in text.split() if t][:20]
-    return " ".join(f'"{t}"' for t in terms) or '""'
 
 
 def get_group(conn: apsw.Connection, workspace_id: int, group_id: int) -> GroupRow | None:

@@ -9,7 +9,7 @@ every step succeeds: a known credential of the right type, a token from the inte
 bucket, a body within ``ingest.max_body_bytes``, a payload that parses. It uses the same
 functions as the Litestar routes in :mod:`routes` (:class:`IngestGate`, :func:`decode_body`,
 :func:`parse_api_v2_body`, :func:`store_and_announce`) and answers with the same response
-object, after the commit.
+(:data:`API_V2_OK`'s status, headers and body), after the commit.
 
 At the first step that does not succeed, the request is handed to Litestar as it came,
 the body read so far replayed in front of the rest, and the bucket's token given back:
@@ -22,7 +22,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    HTTPRequestEvent,
+    HTTPResponseBodyEvent,
+    Receive,
+    ReceiveMessage,
+    Scope,
+    Send,
+)
 
 from signalcraft.errors import SignalCraftError
 from signalcraft.ingest.alertmanager import parse_api_v2_body
@@ -30,7 +38,6 @@ from signalcraft.ingest.jsonload import decode_body
 from signalcraft.ingest.model import ParseResult, PayloadError
 from signalcraft.web.context import AppContext
 from signalcraft.web.ingest.common import gate_of, scope_headers, store_and_announce
-from signalcraft.web.ingest.routes import API_V2_OK
 from signalcraft.web.responses import error_response
 
 _PREFIX, _SUFFIX = "/ingest/", "/api/v2/alerts"
@@ -102,9 +109,21 @@ def ingest_fast_path(app: ASGIApp) -> ASGIApp:
         except Exception as exc:  # answered by the app's one error mapping
             await _answer_error(scope, receive, send, exc)
             return
-        await API_V2_OK(scope, receive, send)
+        await _answer_ok(send)
 
     return handler
+
+
+# API_V2_OK's two messages, built once (its ``__call__`` renders the headers per request);
+# tests/ingest_http/test_fast_path.py checks they are the same.
+_OK_HEADERS = ((b"content-type", b"application/json"), (b"content-length", b"4"))
+_OK_BODY: HTTPResponseBodyEvent = {"type": "http.response.body", "body": b"null", "more_body": False}
+
+
+async def _answer_ok(send: Send) -> None:
+    # Fresh start message and header list: layers outside (observe) add to them.
+    await send({"type": "http.response.start", "status": 200, "headers": list(_OK_HEADERS)})
+    await send(_OK_BODY)
 
 
 async def _read_and_parse(
