@@ -12,7 +12,6 @@ The SDK compresses with brotli (``Content-Encoding: br``) whenever the applicati
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -198,10 +197,6 @@ def test_cron_check_ins_are_accepted_without_becoming_alerts(
     assert sum(g["alert_count"] for g in appliance.groups(integration)) == 2
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("brotli") is None,
-    reason="needs brotli, which sentry-sdk compresses with by default (add it to the test extras)",
-)
 def test_brotli_compressed_envelopes_are_accepted(appliance: Appliance, tmp_path: Path) -> None:
     integration = appliance.create_integration("sentry", "brotli")
     delivered((integration, run_app(tmp_path, integration.credential, compression="br")))
