@@ -257,8 +257,7 @@ def _run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_amtool_accepts_the_alertmanager_snippets(tmp_path: Path, type_: str, key: str) -> None:
-    if not shutil.which("amtool"):
-        pytest.skip("amtool is not installed")
+    assert shutil.which("amtool"), "amtool is not installed (scripts/test installs prometheus-alertmanager)"
     path = tmp_path / "alertmanager.yml"
     path.write_text(snippet(type_, key).text)
     result = _run("amtool", "check-config", str(path))
@@ -268,8 +267,7 @@ def test_amtool_accepts_the_alertmanager_snippets(tmp_path: Path, type_: str, ke
 @pytest.mark.external
 @pytest.mark.parametrize("key", ["prometheus", "prometheus-bearer"])
 def test_promtool_accepts_the_prometheus_snippets(tmp_path: Path, key: str) -> None:
-    if not shutil.which("promtool"):
-        pytest.skip("promtool is not installed")
+    assert shutil.which("promtool"), "promtool is not installed (scripts/test installs prometheus)"
     path = tmp_path / "prometheus.yml"
     path.write_text(snippet("prometheus", key, "https://alerts.example.com/sc").text)
     result = _run("promtool", "check", "config", str(path))

@@ -208,8 +208,7 @@ def appliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Appliance]:
 
 def require_binary(name: str) -> str:
     path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed (scripts/test installs it)")
+    assert path is not None, f"{name} is not installed (scripts/test installs it)"
     return path
 
 
