@@ -67,6 +67,16 @@ def bundled_migrations(binary: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def build() -> Build:
+    return run_build()
+
+
+def current(build: Build) -> Build:
+    """``build``, or a new one when the sources changed since (engineers share a working tree;
+    a clean checkout never changes under a run)."""
+    return run_build() if build.stale() else build
+
+
+def run_build() -> Build:
     started = time.monotonic()
     result = subprocess.run(
         [str(BUILD_SCRIPT)], cwd=ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT
