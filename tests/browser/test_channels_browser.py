@@ -32,8 +32,6 @@ from tests.notify.test_channels import RECEIVER_HOST, Receiver, receiving
 pytestmark = pytest.mark.browser
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 SECRET = "browser-signing-secret-0123"
 
 
@@ -68,17 +66,6 @@ def base_url(parts: Parts, notifier: Notifier) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright import sync_api
-
-    assert Path("/usr/bin/chromium").exists(), "Debian's chromium is missing: scripts/test installs it"
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def page_as(browser: Any, base_url: str, who: Member, *, phone: bool = False) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from signalcraft.auth.rbac import Role
 from signalcraft.config import load_settings
@@ -29,14 +29,6 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 SENTRY = (
     Path(__file__).resolve().parents[1] / "fixtures" / "payloads" / "sentry" / "001-exception.envelope.gz"
 )
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 OWNER = "ana@example.com"
 HOSTILE_TITLE = "<img src=x onerror=window.__pwned=1> Hostile"
 
@@ -74,14 +66,6 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     yield Instance(served)
     if served.proc.poll() is None:
         served.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        found = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield found
-        found.close()
 
 
 class Watched:

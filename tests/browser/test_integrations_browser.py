@@ -38,14 +38,6 @@ pytestmark = pytest.mark.browser
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 OWNER, PASSWORD = "owner@example.com", "correct horse battery staple"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -179,17 +171,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     threading.Thread(target=lambda: log.extend(stream), daemon=True).start()  # never let the pipe fill
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright import sync_api
-
-    assert Path("/usr/bin/chromium").exists(), "Debian's chromium is missing: scripts/test installs it"
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def signed_in(browser: Any, served: Served, *, viewport: dict[str, int], dark: bool) -> Any:

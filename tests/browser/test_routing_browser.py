@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from tests.browser.test_inbox_browser import CHROMIUM_ARGS, SHOTS, Instance, csrf_of, shoot
+from tests.browser.test_inbox_browser import SHOTS, Instance, csrf_of, shoot
 from tests.helpers import PASSWORD, free_port
 from tests.system.conftest import start, write_config
 from tests.web.test_alert_actions import am_payload
@@ -30,14 +30,6 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     yield Instance(served)
     if served.proc.poll() is None:
         served.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        found = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield found
-        found.close()
 
 
 @pytest.fixture(scope="module")
