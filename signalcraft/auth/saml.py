@@ -28,7 +28,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import apsw
-import httpx
 
 from signalcraft.auth.rbac import RANK, Role
 from signalcraft.auth.saml_xml import (
@@ -48,7 +47,7 @@ from signalcraft.db.queries import accounts as q
 from signalcraft.db.queries import audit
 from signalcraft.db.queries import sso as sq
 from signalcraft.errors import InvalidInput, NotFound
-from signalcraft.notify.http import PROBE_POLICY, OutboundHttp, OutboundRefused
+from signalcraft.notify.http import PROBE_POLICY, OutboundHttp, OutboundRefused, OutboundTrouble
 
 if TYPE_CHECKING:
     from saml2.config import SPConfig
@@ -173,7 +172,7 @@ async def fetch_idp_metadata(http: OutboundHttp, url: str) -> IdpMetadata:
         raise InvalidInput("must be an http(s) URL", field="metadata_url")
     try:
         result = await http.request("GET", url, headers={"Accept": "application/samlmetadata+xml"})
-    except (OutboundRefused, httpx.HTTPError) as exc:
+    except (OutboundRefused, OutboundTrouble) as exc:
         raise InvalidInput(f"could not fetch the metadata: {exc}", field="metadata_url") from None
     if result.status != 200:
         raise InvalidInput(f"the metadata URL answered HTTP {result.status}", field="metadata_url")

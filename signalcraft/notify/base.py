@@ -20,7 +20,13 @@ import orjson
 
 from signalcraft.clock import Clock
 from signalcraft.errors import InvalidInput
-from signalcraft.notify.http import FetchResult, OutboundHttp, OutboundRefused
+from signalcraft.notify.http import (
+    FetchResult,
+    OutboundHttp,
+    OutboundRefused,
+    OutboundTimeout,
+    OutboundTrouble,
+)
 
 if TYPE_CHECKING:
     from signalcraft.notify.message import AlertMessage, MessageRenderer
@@ -225,13 +231,11 @@ async def post(
     """POST through the guarded client; network trouble is retryable, a refused destination is not."""
     try:
         result = await deps.http.request("POST", url, headers=headers, content=content)
-    except OutboundRefused as exc:
+    except OutboundRefused as exc:  # refused by policy, too many redirects, too large
         raise TransportError(str(exc), permanent=True) from None
-    except httpx.TimeoutException:
+    except OutboundTimeout:
         raise TransportError(f"no answer from {host_of(url)} within {deps.http.timeout:g} s") from None
-    except httpx.TooManyRedirects as exc:
-        raise TransportError(str(exc), permanent=True) from None
-    except httpx.HTTPError as exc:
+    except OutboundTrouble as exc:
         raise TransportError(f"cannot reach {host_of(url)}: {exc}") from None
     if check:
         raise_for_outcome(result, deps.clock())

@@ -1,13 +1,15 @@
 """The one way SignalCraft makes outbound HTTP requests: timeouts, a response size cap, and
 an SSRF guard.
 
-The guard sits where the TCP connection is made (an httpcore network backend): it resolves
-the host itself, refuses the request if ANY resolved address is in a denied network (unless
-an allow-listed network contains it), and connects to the address it checked, so a DNS
-answer that changes between check and connect (rebinding) cannot slip through. Because the
-check is at connect time it covers every redirect hop, and TLS still verifies the real host
-name. Encodings attackers use (decimal or octal IPs, IPv4-mapped IPv6, NAT64, names that
-resolve to private addresses) all end up as an address the check sees.
+The guard sits where the TCP connection is made (the client's resolver): it resolves the
+host itself, refuses the request if ANY resolved address is in a denied network (unless an
+allow-listed network contains it), and hands the connector only the addresses it checked, so
+a DNS answer that changes between check and connect (rebinding) cannot slip through. A host
+written as an IP address is checked before the request. Because the check is at connect time
+it covers every redirect hop (redirects are followed here, one guarded hop at a time), and
+TLS still verifies the real host name. Encodings attackers use (decimal or octal IPs,
+IPv4-mapped IPv6, NAT64, names that resolve to private addresses) all end up as an address
+the check sees.
 
 Two policies: :data:`NOTIFY_POLICY` (notifications: only public addresses) and
 :data:`PROBE_POLICY` (uptime probes: internal services are the point, but cloud metadata
@@ -25,7 +27,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpcore
 import httpx
 
 from signalcraft.config import NotifyConfig
@@ -77,6 +78,22 @@ class InvalidDestination(OutboundRefused):
 
 class ResponseTooLarge(OutboundRefused):
     """The response body is larger than the cap."""
+
+
+class TooManyRedirects(OutboundRefused):
+    """More than MAX_REDIRECTS redirects."""
+
+
+class OutboundTrouble(Exception):
+    """The request failed on the way (network, timeout): it may work later."""
+
+
+class OutboundTimeout(OutboundTrouble):
+    """No complete answer within the timeout."""
+
+
+class OutboundUnreachable(OutboundTrouble):
+    """The host could not be resolved or connected to, or the connection broke."""
 
 
 @dataclass(frozen=True)
@@ -132,67 +149,59 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, policy: AddressPolicy, resolver: Resolver) -> None:
-        self._policy = policy
-        self._resolve = resolver
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in await self._resolve(host, port)]
-        except (OSError, ValueError) as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
-        if not addresses:
-            raise httpcore.ConnectError(f"cannot resolve {host}")
-        for address in addresses:
-            if self._policy.refuses(address):
-                raise BlockedAddress(
-                    f"{host} resolves to {address}, which is not allowed for outbound requests"
-                )
-        # Connect to the address that was checked, never re-resolve.
-        return await self._inner.connect_tcp(
-            str(addresses[0]),
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress("unix sockets are not allowed for outbound requests")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+def _literal(host: str) -> Address | None:
+    """``host`` as an IP address when it is written as one (the client connects to it without
+    asking a resolver, so the guard checks it here)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
 
 
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(
-        self, policy: AddressPolicy, resolver: Resolver, *, verify: bool = True, max_connections: int = 100
-    ) -> None:
-        super().__init__(verify=verify, trust_env=False, limits=httpx.Limits(max_connections=max_connections))
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections // 5 or 1,
-            keepalive_expiry=30.0,
-            network_backend=_GuardedBackend(policy, resolver),
-        )
+def _check(policy: AddressPolicy, host: str, addresses: list[Address]) -> None:
+    if not addresses:
+        raise OutboundUnreachable(f"cannot resolve {host}")
+    for address in addresses:
+        if policy.refuses(address):
+            raise BlockedAddress(f"{host} resolves to {address}, which is not allowed for outbound requests")
+
+
+def _guarded_resolver(policy: AddressPolicy, resolve: Resolver) -> Any:
+    """An aiohttp resolver that resolves with ``resolve``, refuses the connection if ANY address
+    is denied, and hands the connector exactly the addresses it checked (so the connection goes
+    to a checked address: no second lookup to rebind)."""
+    from aiohttp.abc import AbstractResolver
+
+    class GuardedResolver(AbstractResolver):
+        async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[Any]:
+            try:
+                found = await resolve(host, port)
+                addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in found]
+            except (OSError, ValueError) as exc:
+                raise OSError(f"cannot resolve {host}: {exc}") from None
+            _check(policy, host, addresses)
+            return [
+                {
+                    "hostname": host,
+                    "host": str(a),
+                    "port": port,
+                    "family": socket.AF_INET6 if a.version == 6 else socket.AF_INET,
+                    "proto": 0,
+                    "flags": socket.AI_NUMERICHOST,
+                }
+                for a in addresses
+            ]
+
+        async def close(self) -> None:
+            return None
+
+    return GuardedResolver()
 
 
 @dataclass(frozen=True, slots=True)
 class FetchResult:
     status: int
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # names in lower case; of repeated headers the last value
     body: bytes
     url: str
     elapsed: float
@@ -201,8 +210,13 @@ class FetchResult:
 
 @dataclass
 class OutboundHttp:
-    """A shared client (one per process and policy): reuse it, a client per request costs
-    ten times the CPU."""
+    """A shared client (one per process, loop and policy): reuse it, a client per request costs
+    ten times the CPU.
+
+    The engine is aiohttp (imported on first use, so start-up does not pay for it): on the
+    notification path it costs about a sixth of the CPU per request of the client used before
+    (see docs/benchmarks.md, "Notification latency"), which is what lets one process keep up
+    with a hundred notifications a second."""
 
     policy: AddressPolicy = NOTIFY_POLICY
     timeout: float = 10.0
@@ -210,24 +224,33 @@ class OutboundHttp:
     resolver: Resolver = system_resolver
     verify_tls: bool = True
     user_agent: str = "SignalCraft"
-    _client: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
+    max_connections: int = 100
+    _session: Any = field(default=None, init=False, repr=False)
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                transport=_GuardedTransport(self.policy, self.resolver, verify=self.verify_tls),
-                timeout=httpx.Timeout(self.timeout),
-                follow_redirects=False,
-                trust_env=False,
-                headers={"User-Agent": self.user_agent},
+    def _client(self) -> Any:
+        """The session, made on first use on the running loop (it is bound to that loop)."""
+        if self._session is None or self._session.closed:
+            import aiohttp
+
+            connector = aiohttp.TCPConnector(
+                resolver=_guarded_resolver(self.policy, self.resolver),
+                use_dns_cache=False,  # every new connection is resolved and checked again
+                ssl=httpx.create_ssl_context(verify=True, trust_env=False) if self.verify_tls else False,
+                limit=self.max_connections,
+                keepalive_timeout=30.0,
             )
-        return self._client
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": self.user_agent},
+                trust_env=False,
+                auto_decompress=True,
+            )
+        return self._session
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def request(
         self,
@@ -241,42 +264,78 @@ class OutboundHttp:
     ) -> FetchResult:
         """One request, following up to MAX_REDIRECTS redirects (each hop guarded), reading at
         most ``max_response_bytes`` of the (decoded) body. Raises OutboundRefused (BlockedAddress,
-        ResponseTooLarge) or httpx errors (timeouts, connection errors) for the caller to classify."""
-        started = asyncio.get_running_loop().time()
-        try:
-            current = httpx.URL(url)
-        except httpx.InvalidURL as exc:
-            raise InvalidDestination(f"not a valid URL: {exc}") from None
-        if current.scheme not in ("http", "https"):
-            raise BlockedAddress(f"only http and https URLs are allowed, not {current.scheme!r}")
-        for hop in range(MAX_REDIRECTS + 1):
-            request = self.client.build_request(
-                method, current, headers=headers, content=content, timeout=timeout or self.timeout
-            )
-            response = await self.client.send(request, stream=True)
-            try:
-                if follow_redirects and response.is_redirect and hop < MAX_REDIRECTS:
-                    try:
-                        current = current.join(response.headers.get("location", ""))
-                    except httpx.InvalidURL as exc:
-                        raise InvalidDestination(f"redirect to an invalid URL: {exc}") from None
-                    if current.scheme not in ("http", "https"):
-                        raise BlockedAddress(f"redirect to a {current.scheme!r} URL refused")
-                    if response.status_code in (301, 302, 303) and method != "HEAD":
-                        method, content = "GET", None
-                    continue
-                body = await self._read_capped(response)
-            finally:
-                await response.aclose()
-            elapsed = asyncio.get_running_loop().time() - started
-            return FetchResult(response.status_code, dict(response.headers), body, str(current), elapsed, hop)
-        raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
+        InvalidDestination, ResponseTooLarge, TooManyRedirects) or OutboundTrouble
+        (OutboundTimeout, OutboundUnreachable) for the caller to classify."""
+        import aiohttp
+        from yarl import URL
 
-    async def _read_capped(self, response: httpx.Response) -> bytes:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            current = URL(url)
+        except (ValueError, TypeError) as exc:
+            raise InvalidDestination(f"not a valid URL: {exc}") from None
+        budget = aiohttp.ClientTimeout(total=timeout or self.timeout)
+        session = self._client()
+        for hop in range(MAX_REDIRECTS + 1):
+            if current.scheme not in ("http", "https"):
+                what = "only http and https URLs are allowed, not" if hop == 0 else "redirect to a"
+                raise BlockedAddress(f"{what} {current.scheme!r}{' URL refused' if hop else ''}")
+            if not current.host:
+                raise InvalidDestination(f"not a valid URL: {current} has no host")
+            literal = _literal(current.host or "")
+            if literal is not None:
+                _check(self.policy, current.host or "", [literal])
+            try:
+                async with session.request(
+                    method,
+                    current,
+                    headers=headers,
+                    data=content,
+                    allow_redirects=False,
+                    timeout=budget,
+                ) as response:
+                    location = response.headers.get("Location") if 300 <= response.status < 400 else None
+                    if follow_redirects and location is not None and hop < MAX_REDIRECTS:
+                        try:
+                            current = current.join(URL(location))
+                        except (ValueError, TypeError) as exc:
+                            raise InvalidDestination(f"redirect to an invalid URL: {exc}") from None
+                        if response.status in (301, 302, 303) and method != "HEAD":
+                            method, content = "GET", None
+                        continue
+                    if follow_redirects and location is not None:
+                        raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
+                    body = await self._read_capped(response)
+                    found = {k.lower(): v for k, v in response.headers.items()}
+                    status = response.status
+            except OutboundRefused:
+                raise
+            except TimeoutError:
+                raise OutboundTimeout(f"no answer within {timeout or self.timeout:g} s") from None
+            except aiohttp.InvalidURL as exc:  # e.g. a host in a non-canonical IPv4 form
+                raise InvalidDestination(f"not a valid URL: {exc}") from None
+            except aiohttp.ClientError as exc:
+                raise OutboundUnreachable(_describe(exc)) from None
+            except OSError as exc:
+                raise OutboundUnreachable(f"connection failed: {exc.strerror or exc}") from None
+            return FetchResult(status, found, body, str(current), loop.time() - started, hop)
+        raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
+
+    async def _read_capped(self, response: Any) -> bytes:
         chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.content.iter_chunked(65536):
             size += len(chunk)
             if size > self.max_response_bytes:
                 raise ResponseTooLarge(f"response larger than {self.max_response_bytes} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _describe(exc: BaseException) -> str:
+    """A short reason for a network failure (aiohttp nests the OS error)."""
+    cause = getattr(exc, "os_error", None) or exc.__cause__
+    if isinstance(cause, OSError) and cause.strerror:
+        return f"connection failed: {cause.strerror}"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -14,11 +14,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import httpx
 import orjson
 
 from signalcraft.ingest.generic import parse_path
-from signalcraft.notify.http import AddressPolicy, OutboundHttp, OutboundRefused, Resolver
+from signalcraft.notify.http import (
+    AddressPolicy,
+    OutboundHttp,
+    OutboundRefused,
+    OutboundTimeout,
+    OutboundTrouble,
+    Resolver,
+)
 from signalcraft.uptime.model import (
     CheckResult,
     DnsSettings,
@@ -195,10 +201,10 @@ async def run_check(settings: ProbeSettings, deps: ProbeDeps, timeout: float, no
         message = f"timed out after {timeout:g} s"
     except (ProbeFailed, OutboundRefused) as exc:
         message = str(exc)
-    except httpx.TimeoutException:
+    except OutboundTimeout:
         message = f"timed out after {timeout:g} s"
-    except httpx.HTTPError as exc:
-        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    except OutboundTrouble as exc:
+        message = str(exc) or type(exc).__name__
     except OSError as exc:
         message = f"connection failed: {exc.strerror or exc}"
     return CheckResult(False, _ms(started), message[:500])

@@ -99,7 +99,7 @@ def test_a_server_that_goes_away_is_a_connection_failure(
     check(engine, clock)
     status, message, _ = monitor_row(parts, monitor_id)
     assert status == "down"
-    assert "ConnectError" in message
+    assert "connection failed" in message
     assert alerts_of(parts, monitor_id) == [("firing", "Site is down")]
 
 
