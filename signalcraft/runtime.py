@@ -27,10 +27,12 @@ from signalcraft.config import Settings
 from signalcraft.db import Database
 from signalcraft.errors import SignalCraftError
 from signalcraft.metrics import Metrics
+from signalcraft.notify import http as outbound_http
 from signalcraft.notify import tasks as notify_tasks
 from signalcraft.paths import templates_dir
 from signalcraft.queue import QueueConsumer, create_huey, instrument
 from signalcraft.rollups import register as rollup_tasks
+from signalcraft.routing import tasks as routing_tasks
 from signalcraft.tasks import register
 from signalcraft.uptime.loop import ProbeLoop
 from signalcraft.web.context import AppContext
@@ -64,7 +66,6 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Parts:
     from signalcraft.events import AlertBus
     from signalcraft.oncall import engine as escalation_engine
     from signalcraft.replay import tasks as replay_tasks
-    from signalcraft.routing import tasks as routing_tasks
 
     try:
         settings.data.path.mkdir(parents=True, exist_ok=True)
@@ -111,6 +112,15 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Parts:
     return Parts(ctx, create_app(ctx), consumer, probes)
 
 
+async def _warm_up(server: uvicorn.Server) -> None:
+    """Once serving, prepare what the first notification needs (the outbound HTTP client is
+    imported on first use to keep start-up short), so the first page after a start does not
+    wait for it."""
+    while not server.started:
+        await asyncio.sleep(0.1)
+    await asyncio.to_thread(outbound_http.warm_up)
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -153,6 +163,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> in
     ctx.db.open()
     announce_setup(parts)
     parts.consumer.start()
+    router = routing_tasks.start_router(ctx)
     ctx.extras["consumer"] = parts.consumer  # /readyz asks it whether every worker still runs
     ctx.health.queue_consumer = True
     stop = asyncio.Event()
@@ -171,6 +182,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> in
     )
     server = _Server(config)
     server_task = asyncio.create_task(server.serve(sockets=[sock]), name="http")
+    warm_task = asyncio.create_task(_warm_up(server), name="warm-up")
     ctx.metrics.up.set(1)
     log.info(
         "SignalCraft listening on http://%s:%d (data in %s)",
@@ -187,7 +199,9 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> in
     server.should_exit = True
     stop.set()
     await server_task
+    warm_task.cancel()
     await probe_task
+    await asyncio.to_thread(router.stop)
     await asyncio.to_thread(parts.consumer.stop)
     await asyncio.to_thread(notify_tasks.shutdown, ctx)
     ctx.health.queue_consumer = False

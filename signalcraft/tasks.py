@@ -13,6 +13,7 @@ from huey import crontab
 from signalcraft.db.queries import accounts as q
 from signalcraft.pipeline.expire import expire_due
 from signalcraft.retention import RetentionResult, run_nightly
+from signalcraft.routing import tasks as routing
 
 if TYPE_CHECKING:
     from huey import Huey
@@ -46,10 +47,8 @@ def register(huey: Huey, ctx: AppContext) -> dict[str, object]:
         """Every minute: resolve API v2 alerts whose endsAt passed without a re-send, then route."""
         window = ctx.settings.ingest.group_window_minutes * 60.0
         done = ctx.db.write(lambda c: expire_due(c, ctx.now(), window))
-        route = ctx.extras.get("tasks", {}).get("route_ingest")
         for workspace_id, outcome in done:
-            if route is not None and outcome.event_ids:
-                route(workspace_id, outcome.event_ids)
+            routing.announce(ctx, workspace_id, outcome.event_ids)
         return sum(o.resolved for _, o in done)
 
     return {"housekeeping": housekeeping, "retention": retention, "expire_alerts": expire_alerts}

@@ -21,8 +21,10 @@ endpoints stay refused). The instance widens each with a configured allow-list
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,6 +151,21 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The verifying TLS context every client shares (loading the CA bundle takes a while)."""
+    return httpx.create_ssl_context(verify=True, trust_env=False)
+
+
+def warm_up() -> None:
+    """Import the client and load the CA bundle now (a serving process calls this once it is
+    up), so the first notification after a start does not pay for them."""
+    import aiohttp
+
+    assert aiohttp.ClientSession is not None
+    tls_context()
+
+
 def _literal(host: str) -> Address | None:
     """``host`` as an IP address when it is written as one (the client connects to it without
     asking a resolver, so the guard checks it here)."""
@@ -235,7 +252,7 @@ class OutboundHttp:
             connector = aiohttp.TCPConnector(
                 resolver=_guarded_resolver(self.policy, self.resolver),
                 use_dns_cache=False,  # every new connection is resolved and checked again
-                ssl=httpx.create_ssl_context(verify=True, trust_env=False) if self.verify_tls else False,
+                ssl=tls_context() if self.verify_tls else False,
                 limit=self.max_connections,
                 keepalive_timeout=30.0,
             )

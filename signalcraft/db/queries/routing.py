@@ -379,6 +379,50 @@ def firing_labels(
     return [orjson.loads(r[0]) for r in found]
 
 
+# --- the router's sweep ------------------------------------------------------------------
+
+# Event kinds routing acts on (see signalcraft.routing.apply): triggers, the group-level
+# follow-ups ingest writes, and people's acknowledge/resolve (recorded without an alert).
+_SWEPT = (
+    "(kind IN ('created', 'reopened', 'group_acknowledged', 'group_resolved')"
+    " OR (kind IN ('acknowledged', 'resolved') AND alert_id IS NULL))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventsAfter:
+    events: list[tuple[int, int]]  # (event id, workspace id), in id order
+    last: int  # the cursor may move here: every event up to it was looked at
+
+
+def routing_cursor(conn: apsw.Connection) -> int:
+    return int(scalar(conn, "SELECT event_id FROM routing_cursor WHERE id = 1") or 0)
+
+
+def move_routing_cursor(conn: apsw.Connection, event_id: int) -> None:
+    conn.execute(
+        "INSERT INTO routing_cursor(id, event_id) VALUES (1, ?)"
+        " ON CONFLICT(id) DO UPDATE SET event_id = max(event_id, excluded.event_id)",
+        (event_id,),
+    )
+
+
+def events_after(conn: apsw.Connection, after: int, limit: int) -> EventsAfter:
+    """Up to ``limit`` events routing acts on with an id above ``after`` (a rowid range scan)."""
+    found = [
+        (int(r[0]), int(r[1]))
+        for r in rows(
+            conn,
+            f"SELECT id, workspace_id FROM alert_events WHERE id > ? AND {_SWEPT} ORDER BY id LIMIT ?",
+            (after, limit),
+        )
+    ]
+    if len(found) == limit:
+        return EventsAfter(found, found[-1][0])
+    newest = scalar(conn, "SELECT max(id) FROM alert_events")
+    return EventsAfter(found, max(after, int(newest or 0)))
+
+
 # --- decisions ---------------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from signalcraft.db.queries import integrations as iq
 from signalcraft.errors import NotAuthenticated, PayloadTooLarge, RateLimited
 from signalcraft.ingest.jsonload import BodyTooLarge, decode_body, load_json
 from signalcraft.ingest.model import JSONValue, ParseResult, PayloadError
+from signalcraft.routing import tasks as routing
 from signalcraft.pipeline.process import IngestOutcome, RawBody, apply, prepare
 from signalcraft.web.context import AppContext, ctx_of
 
@@ -215,10 +216,8 @@ async def store_and_announce(
     bus = ctx.extras.get("alert_bus")
     if bus is not None and outcome.event_ids:
         bus.publish(integration.workspace_id, outcome)
-    # Routing runs in the queue (it wakes within milliseconds), so the sender never waits for it.
-    route = ctx.extras.get("tasks", {}).get("route_ingest")
-    if route is not None and outcome.event_ids:
-        route(integration.workspace_id, outcome.event_ids)
+    # Routing runs in the router thread (batched), so the sender never waits for it.
+    routing.announce(ctx, integration.workspace_id, outcome.event_ids)
     return outcome
 
 
