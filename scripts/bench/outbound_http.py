@@ -2,9 +2,9 @@
 (`signalcraft.notify.http.OutboundHttp`, on aiohttp) next to a plain `httpx.AsyncClient`
 (the engine it used before), against the same keep-alive receiver.
 
-The receiver (Python's ThreadingHTTPServer on 127.0.0.2) runs in a second process, so the
-figure is the client's own CPU (`time.process_time()` of this process) divided by the
-requests. Each client sends ``--n`` POSTs of 1.5 KB with 1, 4 and 16 in flight.
+The receiver (the one of ``notify_latency.py``: ThreadingHTTPServer on 127.0.0.2) runs in
+a second process, so the figure is the client's own CPU (``time.process_time()`` of this
+process) divided by the requests. Each client sends ``--n`` POSTs of 1.5 KB with 1, 4 and 16 in flight.
 
     .venv/bin/python scripts/bench/outbound_http.py [--n 1000]
 """
@@ -14,10 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.queues import Queue
 from typing import Any
 
@@ -26,31 +25,18 @@ import httpx
 from signalcraft.notify.http import NOTIFY_POLICY, OutboundHttp
 
 RECEIVER_HOST = "127.0.0.2"
-BODY = b'{"text": "' + b"x" * 1500 + b'"}'
+# Shaped like a webhook notification (the receiver reads these two fields), about 1.5 KB.
+BODY = b'{"idempotency_key": "k", "group": {"labels": {}}, "text": "' + b"x" * 1450 + b'"}'
 HEADERS = {"Content-Type": "application/json"}
 
 
-def receiver(port_out: Queue[int]) -> None:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def receiver_process(url_out: Queue[str]) -> None:
+    """The notification bench's receiver (keep-alive, TCP_NODELAY), in this process."""
+    from notify_latency import Arrivals, receiver  # the sibling script (sys.path[0] is its folder)
 
-        def setup(self) -> None:
-            super().setup()
-            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer((RECEIVER_HOST, 0), Handler)
-    port_out.put(server.server_address[1])
-    server.serve_forever()
+    with receiver(Arrivals()) as url:
+        url_out.put(url)
+        threading.Event().wait()
 
 
 async def measure(send: Callable[[], Awaitable[Any]], n: int, in_flight: int) -> tuple[float, float]:
@@ -86,10 +72,10 @@ def main() -> None:
     args = parser.parse_args()
     if not 10 <= args.n <= 20_000:
         parser.error("keep it bounded: 10 <= n <= 20000")
-    ports: Queue[int] = multiprocessing.get_context("spawn").Queue()
-    peer = multiprocessing.get_context("spawn").Process(target=receiver, args=(ports,), daemon=True)
+    urls: Queue[str] = multiprocessing.get_context("spawn").Queue()
+    peer = multiprocessing.get_context("spawn").Process(target=receiver_process, args=(urls,), daemon=True)
     peer.start()
-    url = f"http://{RECEIVER_HOST}:{ports.get(timeout=30)}/hook"
+    url = f"{urls.get(timeout=30)}/hook"
     try:
         print(f"{args.n} POSTs of {len(BODY)} bytes per row; client CPU per request")
         for in_flight in (1, 4, 16):
