@@ -123,3 +123,26 @@ def test_probes_may_reach_internal_addresses_but_never_metadata(receiver: str) -
     for url in ("http://169.254.169.254/", "http://[::ffff:169.254.169.254]/", "http://[fd00:ec2::254]/"):
         with pytest.raises(BlockedAddress):
             fetch(url, policy=PROBE_POLICY)
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(receiver: str) -> None:
+    """DNS rebinding: the first answer passes the check, a second would point at loopback.
+    The client must connect to the checked address, never look the name up again."""
+    port = int(receiver.rsplit(":", 1)[1])
+    answers: list[str] = []
+
+    async def rebinding_dns(host: str, port: int) -> list[str]:
+        answers.append(host)
+        return [RECEIVER_HOST] if len(answers) == 1 else ["127.0.0.1"]
+
+    result = fetch(f"http://hooks.example.invalid:{port}/", resolver=rebinding_dns)
+    assert (result.status, result.body) == (200, b"hello")
+    assert answers == ["hooks.example.invalid"]  # resolved once, by the guard
+
+
+def test_a_host_written_as_an_address_is_checked_without_a_lookup() -> None:
+    async def no_dns(host: str, port: int) -> list[str]:
+        raise AssertionError(f"{host} should not be looked up")
+
+    with pytest.raises(BlockedAddress, match="127.0.0.1"):
+        fetch("http://127.0.0.1:9/", resolver=no_dns)
