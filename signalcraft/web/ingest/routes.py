@@ -23,7 +23,7 @@ from litestar.response.base import ASGIResponse
 
 from signalcraft.db.queries import alerts as aq
 from signalcraft.db.queries import integrations as iq
-from signalcraft.errors import NotAuthenticated, PayloadTooLarge, RateLimited
+from signalcraft.errors import NotAuthenticated, PayloadTooLarge, RateLimited, SignalCraftError
 from signalcraft.ingest import alertmanager, datadog, generic, grafana, opsgenie, pagerduty, sentry
 from signalcraft.ingest.jsonload import load_json
 from signalcraft.ingest.model import AlertStatus, ParseResult, PayloadError, RawAlert, Severity
@@ -31,6 +31,7 @@ from signalcraft.ingest.normalize import rfc3339
 from signalcraft.integrations import mapping_from_settings
 from signalcraft.uptime.sentry import store_check_ins
 from signalcraft.web.context import ctx_of
+from signalcraft.web.responses import error_response
 from signalcraft.web.ingest.common import (
     INGEST,
     UnknownCredential,
@@ -210,6 +211,21 @@ def _og_error(message: str, started: float, status: int) -> Response[Any]:
                      "requestId": str(uuid.uuid4())}, status_code=status)
 
 
+def _og_refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Opsgenie routes answer a refused credential, a body over the limit and the rate limit
+    in Opsgenie's own error shape, as its clients expect; anything else as every route does."""
+    if not isinstance(exc, SignalCraftError) or exc.status >= 500:
+        return error_response(request, exc)
+    message = "Could not authenticate" if isinstance(exc, NotAuthenticated) else exc.message
+    response = _og_error(message, time.perf_counter(), exc.status)
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+OPSGENIE: dict[str, Any] = {**NO_LIMIT, "exception_handlers": {Exception: _og_refused}}
+
+
 async def _og_integration(request: Request[Any, Any, Any]) -> iq.Integration:
     ctx = ctx_of(request)
     gate = gate_of(ctx)
@@ -218,7 +234,7 @@ async def _og_integration(request: Request[Any, Any, Any]) -> iq.Integration:
     return integration
 
 
-@post("/v2/alerts", **NO_LIMIT)
+@post("/v2/alerts", **OPSGENIE)
 async def opsgenie_create(request: Request[Any, Any, Any]) -> Response[Any]:
     """Opsgenie create alert: one open alert per ``alias``."""
     started = time.perf_counter()
@@ -234,7 +250,7 @@ async def opsgenie_create(request: Request[Any, Any, Any]) -> Response[Any]:
     return _og_reply(request_id, started)
 
 
-@post("/v2/alerts/{identifier:str}/{action:str}", **NO_LIMIT)
+@post("/v2/alerts/{identifier:str}/{action:str}", **OPSGENIE)
 async def opsgenie_action(request: Request[Any, Any, Any], identifier: FromPath[str], action: FromPath[str],
                           identifier_type: FromQuery[str] = "id") -> Response[Any]:
     """Opsgenie close / acknowledge by ``identifierType`` alias, id or tiny."""
@@ -268,7 +284,7 @@ async def _fingerprint_by_id(ctx: Any, integration: iq.Integration, identifier: 
     return str(found) if found else None
 
 
-@get("/v2/alerts/requests/{request_id:str}", **NO_LIMIT)
+@get("/v2/alerts/requests/{request_id:str}", **OPSGENIE)
 async def opsgenie_request_status(
     request: Request[Any, Any, Any], request_id: FromPath[str]
 ) -> Response[Any]:
@@ -288,7 +304,7 @@ async def opsgenie_request_status(
                     status_code=200)
 
 
-@route("/v2/heartbeats/{name:str}/ping", http_method=["GET", "POST", "PUT"], **NO_LIMIT)
+@route("/v2/heartbeats/{name:str}/ping", http_method=["GET", "POST", "PUT"], **OPSGENIE)
 async def opsgenie_heartbeat(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[Any]:
     """Opsgenie heartbeat ping: records the time of the last ping per name."""
     started = time.perf_counter()
