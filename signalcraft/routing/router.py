@@ -52,7 +52,6 @@ class Router:
         self._stopping = False
         self._busy = False
         self._thread: threading.Thread | None = None
-        self.passes = 0  # batches routed (for tests and metrics)
 
     # --- the ingest side ---------------------------------------------------------------
 
@@ -139,7 +138,6 @@ class Router:
             return routed
 
         routed = self.ctx.db.write(step)
-        self.passes += 1
         if routed:
             self.after_commit(routed)
         return routed
