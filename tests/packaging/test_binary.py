@@ -115,6 +115,7 @@ def test_the_bundle_holds_templates_static_files_migrations_example_config_and_l
     assert any(n.startswith("xmlschema/schemas/") for n in names)
     assert any(n.startswith("apsw/__init__") and n.endswith(".so") for n in names)
     assert any(n.startswith("zstandard/backend_c") for n in names)
+    assert any(n.startswith("aiohttp/_http_parser") and n.endswith(".so") for n in names)
     modules = set(archive.open_embedded_archive("PYZ.pyz").toc)
     late_imports = {
         "uvicorn.loops.uvloop",
@@ -129,6 +130,10 @@ def test_the_bundle_holds_templates_static_files_migrations_example_config_and_l
         "saml2.xml.schema",
         "argon2",
         "msgspec",
+        "aiohttp.client",  # the outbound client, imported on first use
+        "aiohttp.resolver",
+        "aiohttp.abc",
+        "yarl",
     }
     assert late_imports <= modules, sorted(late_imports - modules)
     for test_only in ("pytest", "hypothesis", "playwright", "mypy"):
