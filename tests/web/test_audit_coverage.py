@@ -315,6 +315,13 @@ CASES: list[Case] = [
         edit=True,
     ),
     _page(
+        ("/maintenance/{window_id:int}", "/maintenance/{window}"),
+        "maintenance.save",
+        {"name": "nightly", "kind": "weekly", "weekly_weekdays": "5", "weekly_start": "03:00",
+         "weekly_duration_minutes": "90", "weekly_timezone": "UTC"},
+        edit=True,
+    ),
+    _page(
         ("/maintenance/{window_id:int}/delete", "/maintenance/{window}/delete"), "maintenance.save", edit=True
     ),
     _page(
@@ -326,6 +333,12 @@ CASES: list[Case] = [
             "target_matchers": "alertname=DiskFull",
             "equal": "host",
         },
+        edit=True,
+    ),
+    _page(
+        ("/inhibition/{inhibit_id:int}", "/inhibition/{inhibit}"),
+        "inhibit.save",
+        {"name": "crit", "source_matchers": "severity=critical", "target_matchers": "severity=~info|warning"},
         edit=True,
     ),
     _page(("/inhibition/{inhibit_id:int}/delete", "/inhibition/{inhibit}/delete"), "inhibit.save", edit=True),
