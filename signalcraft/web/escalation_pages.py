@@ -77,6 +77,13 @@ def doc_from_form(form: FormMultiDict) -> dict[str, Any]:
     return {"name": str(form.get("name") or ""), "steps": steps, "repeat": int(repeat)}
 
 
+def field_errors(exc: SignalCraftError) -> dict[str, str]:
+    """The error keyed by its field, without the field path the API puts in front of its message
+    (``steps[0].wait_minutes: whole minutes``): the page shows it under that field already."""
+    field = exc.field or ""
+    return {field: exc.message.removeprefix(f"{field}: ") if field else exc.message}
+
+
 class EscalationPages(Controller):
     path = "/w/{slug:str}"
     include_in_schema = False
@@ -137,7 +144,7 @@ class EscalationPages(Controller):
             saved = doc
             await ctx.db.awrite(lambda c: svc.save_policy(c, ws.id, policy_id, saved, actor, ctx.now()))
         except SignalCraftError as exc:
-            return await self._form(request, policy_id, doc, {exc.field or "": exc.message}, exc.status)
+            return await self._form(request, policy_id, doc, field_errors(exc), exc.status)
         return Redirect(f"/w/{ws.slug}/escalation", status_code=303)
 
     @post("/escalation/{policy_id:int}/delete", opt=_page(Permission.CONFIGURE))
@@ -261,6 +268,7 @@ def _summary(policy: eq.PolicyRow, labels: dict[str, str]) -> str:
     steps = policy.doc.get("steps", [])
     parts = [
         ", ".join(labels.get(f"{t['kind']}:{t['id']}", f"{t['kind']} {t['id']}") for t in s["targets"])
+        + (f", wait {s['wait_minutes']} min" if s.get("wait_minutes") else "")
         for s in steps
     ]
     return " → ".join(parts)
