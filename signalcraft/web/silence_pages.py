@@ -64,6 +64,24 @@ def silence_state(s: rq.SilenceRow, now: float) -> str:
     return "expired" if s.ends_at <= now else "active" if s.starts_at <= now else "pending"
 
 
+def silence_values(s: rq.SilenceRow) -> dict[str, str]:
+    """A saved silence as its edit form's values (the end is given, so no duration)."""
+    return {"matchers": "\n".join(s.matchers), "starts_at": utc_input(s.starts_at), "duration": "",
+            "ends_at": utc_input(s.ends_at), "comment": s.comment, "group_id": str(s.group_id or "")}
+
+
+def silence_errors(exc: InvalidInput, values: dict[str, str]) -> dict[str, str]:
+    """The service's error as the silence form shows it, next to the field it came from."""
+    if (exc.field or "").startswith("matchers"):  # "matchers[2]": one line of the matchers field
+        return {"matchers": exc.message}
+    errors = errors_of(exc)
+    if "ends_at" in errors and not values["ends_at"]:
+        return {"duration": errors["ends_at"]}  # the end came from the duration
+    if "silence_id" in errors:
+        return {"": errors["silence_id"]}
+    return errors
+
+
 def label_matchers(labels: dict[str, str]) -> list[str]:
     """Exact matchers for an alert's labels (those no matcher can name are left out)."""
     found = []
@@ -106,11 +124,12 @@ class SilencePages(Controller):
             "silences": shown, "tab": tab, "tabs": SILENCE_TABS, "counts": counts, "active_nav": "silences"})
 
     async def _silence_form(self, request: Request[Any, Any, Any], values: dict[str, str], *,
-                            group: aq.GroupRow | None = None, errors: dict[str, str] | None = None,
-                            status: int = 200) -> Response[Any]:
+                            group: aq.GroupRow | None = None, silence: rq.SilenceRow | None = None,
+                            errors: dict[str, str] | None = None, status: int = 200) -> Response[Any]:
+        state = silence_state(silence, ctx_of(request).now()) if silence else None
         return render(request, "routing/silence_form.html", {
-            "values": values, "group": group, "errors": errors or {}, "durations": DURATIONS,
-            "active_nav": "silences"}, status=status)
+            "values": values, "group": group, "silence": silence, "state": state, "errors": errors or {},
+            "durations": DURATIONS, "active_nav": "silences"}, status=status)
 
     @get("/silences/new", opt=page(Permission.RESPOND))
     async def new_silence(
@@ -159,16 +178,49 @@ class SilencePages(Controller):
                                           values["comment"], actor, now, group_id=group_id)
 
         try:
-            await ctx.db.awrite(create)
+            saved = await ctx.db.awrite(create)
         except InvalidInput as exc:
             gid = int(values["group_id"]) if values["group_id"].isdigit() else 0
             group = await ctx.db.aread(lambda c: aq.get_group(c, ws.id, gid))
-            errors = errors_of(exc)
-            if "ends_at" in errors and not values["ends_at"]:
-                errors = {"duration": errors["ends_at"]}  # the end came from the duration
-            return await self._silence_form(request, values, group=group, errors=errors, status=400)
-        tab = "pending" if (parse_utc(values["starts_at"], "starts_at") or now) > now else "active"
-        return Redirect(f"/w/{ws.slug}/silences?tab={tab}", status_code=303)
+            return await self._silence_form(request, values, group=group, errors=silence_errors(exc, values),
+                                            status=400)
+        return Redirect(f"/w/{ws.slug}/silences?tab={silence_state(saved, now)}", status_code=303)
+
+    @get("/silences/{silence_id:int}/edit", opt=page(Permission.RESPOND))
+    async def edit_silence(self, request: Request[Any, Any, Any], silence_id: FromPath[int]) -> Response[Any]:
+        ctx, ws = ctx_of(request), workspace_of(request).workspace
+        found = await ctx.db.aread(lambda c: rq.silence(c, ws.id, silence_id))
+        if found is None:
+            raise NotFound("no such silence", field="silence_id")
+        errors = {"": "This silence has ended; create a new one."} if found.ends_at <= ctx.now() else {}
+        return await self._silence_form(request, silence_values(found), silence=found, errors=errors)
+
+    @post("/silences/{silence_id:int}", opt=page(Permission.RESPOND))
+    async def update_silence(self, request: Request[Any, Any, Any], silence_id: FromPath[int]) -> Response[Any]:
+        """Save an edited silence; the start and end shown in the form, sent back unchanged, keep
+        their exact saved values (the form shows minutes only)."""
+        ctx, ws, actor = ctx_of(request), workspace_of(request).workspace, identity_of(request).actor
+        form = await read_form_data(request)
+        values = {k: form.get(k) for k in SILENCE_FIELDS}
+        now = ctx.now()
+        before = await ctx.db.aread(lambda c: rq.silence(c, ws.id, silence_id))
+        if before is None:
+            raise NotFound("no such silence", field="silence_id")
+
+        def update(conn: apsw.Connection) -> rq.SilenceRow:
+            starts = (before.starts_at if values["starts_at"] in ("", utc_input(before.starts_at))
+                      else parse_utc(values["starts_at"], "starts_at") or now)
+            ends = (before.ends_at if values["ends_at"] == utc_input(before.ends_at) and starts == before.starts_at
+                    else parse_utc(values["ends_at"], "ends_at") or starts + parse_duration(values["duration"]))
+            return service.update_silence(conn, ws.id, silence_id, lines(values["matchers"]), starts, ends,
+                                          values["comment"], actor, now)
+
+        try:
+            saved = await ctx.db.awrite(update)
+        except InvalidInput as exc:
+            return await self._silence_form(request, values, silence=before, errors=silence_errors(exc, values),
+                                            status=400)
+        return Redirect(f"/w/{ws.slug}/silences?tab={silence_state(saved, now)}", status_code=303)
 
     @post("/silences/{silence_id:int}/expire", opt=page(Permission.RESPOND))
     async def expire(self, request: Request[Any, Any, Any], silence_id: FromPath[int]) -> Response[Any]:

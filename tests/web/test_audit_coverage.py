@@ -307,6 +307,12 @@ CASES: list[Case] = [
         "silence.create",
         {"matchers": "alertname=DiskFull", "duration": "2h", "comment": "from the page"},
     ),
+    _page(
+        ("/silences/{silence_id:int}", "/silences/{silence}"),
+        "silence.update",
+        {"matchers": "team=db", "duration": "3h", "comment": "longer"},
+        edit=True,
+    ),
     _page(("/silences/{silence_id:int}/expire", "/silences/{silence2}/expire"), "silence.expire", edit=True),
     _page(
         ("/maintenance", "/maintenance"),
