@@ -23,6 +23,7 @@ from signalcraft.oncall import escalation as esc
 from signalcraft.web import api_escalation as svc
 from signalcraft.web.access import identity_of, workspace_of
 from signalcraft.web.context import ctx_of
+from signalcraft.web.forms import bare_message
 from signalcraft.web.responses import render
 
 BLANK_STEPS = 1  # empty step rows offered below the policy's steps
@@ -75,13 +76,6 @@ def doc_from_form(form: FormMultiDict) -> dict[str, Any]:
     if not repeat.isdigit():
         raise InvalidInput("repeat: a whole number", field="repeat")
     return {"name": str(form.get("name") or ""), "steps": steps, "repeat": int(repeat)}
-
-
-def field_errors(exc: SignalCraftError) -> dict[str, str]:
-    """The error keyed by its field, without the field path the API puts in front of its message
-    (``steps[0].wait_minutes: whole minutes``): the page shows it under that field already."""
-    field = exc.field or ""
-    return {field: exc.message.removeprefix(f"{field}: ") if field else exc.message}
 
 
 class EscalationPages(Controller):
@@ -144,7 +138,7 @@ class EscalationPages(Controller):
             saved = doc
             await ctx.db.awrite(lambda c: svc.save_policy(c, ws.id, policy_id, saved, actor, ctx.now()))
         except SignalCraftError as exc:
-            return await self._form(request, policy_id, doc, field_errors(exc), exc.status)
+            return await self._form(request, policy_id, doc, {exc.field or "": bare_message(exc)}, exc.status)
         return Redirect(f"/w/{ws.slug}/escalation", status_code=303)
 
     @post("/escalation/{policy_id:int}/delete", opt=_page(Permission.CONFIGURE))
