@@ -380,6 +380,13 @@ CASES: list[Case] = [
         "silence.create",
         {"matchers": ["alertname=DiskFull"], "duration_minutes": 30, "comment": "on it"},
     ),
+    _api(
+        "PUT",
+        ("/silences/{silence_id:int}", "/silences/{silence}"),
+        "silence.update",
+        {"matchers": ["team=db"], "duration_minutes": 240, "comment": "from the API"},
+        edit=True,
+    ),
     _api("POST", ("/silences/expire", "/silences/expire"), "silence.expire", {"id": "{silence}"}, edit=True),
     _api(
         "POST",
