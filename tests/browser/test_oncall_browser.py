@@ -7,6 +7,7 @@
   policy that hands over to another one handing back is refused, the message next to the steps.
 - A viewer sees these pages with no edit control.
 - A maintenance window and an inhibit rule are edited, a bad value refused next to its field.
+- A silence is edited, then expired now, but only once the confirmation is accepted.
 
 Screenshots (light and dark) go to test-artifacts/screenshots/. The app's clock is the test's
 FakeClock (Friday 2027-01-15 08:00 UTC), so the timeline is the same on every run.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -333,3 +335,49 @@ def test_a_maintenance_window_and_an_inhibit_rule_are_edited_with_errors_next_to
     assert_cells_line_up(page, "table tbody tr")
     page.context.close()
 
+
+
+def test_a_silence_is_edited_and_expired_now_only_once_confirmed(
+    browser: Browser, base_url: str, owner: Member  # noqa: F811
+) -> None:
+    page: Page = page_as(browser, base_url, owner)
+    asked: list[str] = []
+    answer = {"accept": False}
+
+    def on_dialog(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if answer["accept"] else dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.goto(f"{WS}/silences/new")
+    page.fill("#silence-matchers", "alertname=DiskFull")
+    page.fill("#silence-duration", "2h")
+    page.fill("#silence-comment", "replacing the disk")
+    page.click("button:has-text('Create silence')")
+    page.wait_for_url(re.compile(rf"{WS}/silences\?tab=active$"))
+
+    page.click("a:has-text('Edit')")
+    assert page.input_value("#silence-matchers") == 'alertname="DiskFull"'
+    assert page.input_value("#silence-start") == "2027-01-15T08:00"
+    assert "blank = unchanged" in page.inner_text("label[for=silence-start]")
+    page.fill("#silence-matchers", "alertname=~(Disk")
+    page.click("button:has-text('Save silence')")
+    assert "regex" in page.inner_text("#silence-matchers-error")
+    page.fill("#silence-matchers", 'alertname="DiskFull"')
+    page.fill("#silence-end", "2027-01-15T14:00")
+    page.fill("#silence-comment", "replacing the disk, slowly")
+    shoot(page, "silence-edit", "light")
+    page.click("button:has-text('Save silence')")
+    page.wait_for_url(re.compile(rf"{WS}/silences\?tab=active$"))
+    row = page.locator(".silence-table tbody tr")
+    assert row.count() == 1 and "replacing the disk, slowly" in row.inner_text()
+
+    page.click("button:has-text('Expire now')")  # dismissed: nothing happens
+    assert asked == ["Expire this silence now? Matching alerts will page again."]
+    assert page.url.endswith("?tab=active") and row.count() == 1
+    answer["accept"] = True
+    with page.expect_navigation(url=re.compile(rf"{WS}/silences\?tab=expired$")):
+        page.click("button:has-text('Expire now')")
+    assert len(asked) == 2 and "replacing the disk, slowly" in page.inner_text(".silence-table")
+    assert page.locator("a:has-text('Edit')").count() == 0  # an ended silence is not edited
+    page.context.close()
