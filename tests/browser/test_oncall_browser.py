@@ -162,6 +162,14 @@ def test_a_schedule_of_two_people_shows_their_turns_an_override_and_a_swap_on_th
     assert page.locator("fieldset.choice-field").evaluate("f => getComputedStyle(f).borderTopWidth") == "0px"
     for scheme in ("light", "dark"):
         shoot(page, "schedule", scheme)
+    page.set_viewport_size({"width": 390, "height": 844})
+    name = page.locator(".tl-labels li").first
+    left = name.bounding_box()
+    chart = page.locator(".schedule-timeline")
+    scrolled = chart.evaluate("e => { e.scrollLeft = 200; return e.scrollLeft; }")
+    assert scrolled > 0 and name.bounding_box() == left  # the row names stay while the chart scrolls
+    shoot(page, "schedule-phone", "light")
+    page.set_viewport_size({"width": 1366, "height": 900})
 
     # Sam hands a day of their own shift to the owner: a swap, drawn as an override too.
     theirs = signed_in(browser, base_url, sam)
