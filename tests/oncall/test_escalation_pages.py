@@ -4,6 +4,7 @@ saves rules per urgency."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import orjson
@@ -75,6 +76,10 @@ def test_errors_are_shown_under_their_field_without_the_api_field_path(
                                                        "step0_wait": "soon"})
     assert bad_wait.status_code == 400
     assert '<p class="field-error" id="steps-0-wait_minutes-error">whole minutes</p>' in bad_wait.text
+    wait_input = re.search(r'<input id="step0-wait"[^>]*>', bad_wait.text)
+    assert wait_input, "no wait field"
+    assert 'aria-invalid="true" aria-errormessage="steps-0-wait_minutes-error"' in wait_input[0]
+    assert 'id="step0-targets" name="step0_targets" multiple size="4">' in bad_wait.text  # only the wait
     client.post(f"{BASE}/escalation", data={"_csrf": csrf, "name": "A", "step0_targets": target,
                                             "step0_wait": "5"})
     (a,) = parts.ctx.db.read(lambda c: eq.policies_of(c, owner.workspace.id))
