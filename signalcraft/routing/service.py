@@ -187,13 +187,7 @@ def create_silence(
     *,
     group_id: int | None = None,
 ) -> rq.SilenceRow:
-    matchers = validated(lambda: _matchers(matcher_texts, "matchers", required=True))
-    if ends_at <= max(starts_at, now):
-        raise InvalidInput("must be later than the start and than now", field="ends_at")
-    if ends_at - starts_at > MAX_SILENCE_SECONDS:
-        raise InvalidInput("a silence lasts at most a year", field="ends_at")
-    if len(comment) > 1000:
-        raise InvalidInput("at most 1000 characters", field="comment")
+    matchers = _silence_matchers(matcher_texts, starts_at, ends_at, comment, now)
     silence_id = rq.insert_silence(
         conn, workspace_id, _texts(matchers), starts_at, ends_at, actor.label, comment, now, group_id
     )
@@ -217,6 +211,62 @@ def create_silence(
     )
     found = rq.silence(conn, workspace_id, silence_id)
     assert found is not None
+    return found
+
+
+def _silence_matchers(
+    matcher_texts: Any, starts_at: float, ends_at: float, comment: str, now: float
+) -> list[Matcher]:
+    """A new or edited silence's matchers, once its fields are checked; raises InvalidInput."""
+    matchers = validated(lambda: _matchers(matcher_texts, "matchers", required=True))
+    if ends_at <= max(starts_at, now):
+        raise InvalidInput("must be later than the start and than now", field="ends_at")
+    if ends_at - starts_at > MAX_SILENCE_SECONDS:
+        raise InvalidInput("a silence lasts at most a year", field="ends_at")
+    if len(comment) > 1000:
+        raise InvalidInput("at most 1000 characters", field="comment")
+    return matchers
+
+
+def update_silence(
+    conn: apsw.Connection,
+    workspace_id: int,
+    silence_id: int,
+    matcher_texts: Any,
+    starts_at: float,
+    ends_at: float,
+    comment: str,
+    actor: audit.Actor,
+    now: float,
+) -> rq.SilenceRow:
+    """Edit a silence that has not ended, as Alertmanager does: a pending one, or an active one
+    whose matchers and start stay the same (a new end or comment), is changed in place; an active
+    one given other matchers or another start is expired and a new silence takes its place (so
+    what it muted until now stays explained by the old one). Returns the silence now in effect."""
+    before = rq.silence(conn, workspace_id, silence_id)
+    if before is None:
+        raise NotFound("no such silence", field="silence_id")
+    if before.ends_at <= now:
+        raise InvalidInput("this silence has ended; create a new one", field="silence_id")
+    texts = _texts(_silence_matchers(matcher_texts, starts_at, ends_at, comment, now))
+    active = before.starts_at <= now
+    if active and (texts != before.matchers or starts_at != before.starts_at):
+        expire_silence(conn, workspace_id, silence_id, actor, now)
+        return create_silence(conn, workspace_id, texts, starts_at, ends_at, comment, actor, now,
+                              group_id=before.group_id)
+    rq.update_silence(conn, workspace_id, silence_id, texts, starts_at, ends_at, comment)
+    found = rq.silence(conn, workspace_id, silence_id)
+    assert found is not None
+    fields = ("matchers", "starts_at", "ends_at", "comment")
+    audit.record(
+        conn,
+        actor,
+        "silence.update",
+        now,
+        workspace_id=workspace_id,
+        target=f"silence:{silence_id}",
+        detail=audit.changes({k: getattr(before, k) for k in fields}, {k: getattr(found, k) for k in fields}),
+    )
     return found
 
 

@@ -248,6 +248,28 @@ class RoutingApi(Controller):
         )
         return silence_out(found, now)
 
+    @put("/silences/{silence_id:int}", opt=_ws(Permission.RESPOND))
+    async def update_silence(
+        self, request: Request[Any, Any, Any], silence_id: FromPath[int], data: JSONBody[SilenceIn]
+    ) -> SilenceOut:
+        """Edit a silence that has not ended, as Alertmanager does: changed in place while pending,
+        or while active when only the end or comment change; otherwise the active silence is
+        expired and the answer is the new one that replaces it (another ``id``). A left-out
+        ``starts_at`` keeps the saved start."""
+        ctx, ws, actor = ctx_of(request), workspace_of(request).workspace, identity_of(request).actor
+        now = ctx.now()
+
+        def update(conn: Any) -> rq.SilenceRow:
+            before = rq.silence(conn, ws.id, silence_id)
+            if before is None:
+                raise NotFound("no such silence", field="silence_id")
+            starts = data.starts_at if data.starts_at is not None else before.starts_at
+            return service.update_silence(
+                conn, ws.id, silence_id, data.matchers, starts, silence_end(data, starts), data.comment, actor, now
+            )
+
+        return silence_out(await ctx.db.awrite(update), now)
+
     @post("/silences/expire", opt=_ws(Permission.RESPOND), status_code=200)
     async def expire_silence(self, request: Request[Any, Any, Any], data: JSONBody[ExpireIn]) -> SilenceOut:
         """End a silence now (it stays listed, as expired)."""

@@ -23,6 +23,7 @@ from signalcraft.oncall import escalation as esc
 from signalcraft.web import api_escalation as svc
 from signalcraft.web.access import identity_of, workspace_of
 from signalcraft.web.context import ctx_of
+from signalcraft.web.forms import bare_message
 from signalcraft.web.responses import render
 
 BLANK_STEPS = 1  # empty step rows offered below the policy's steps
@@ -137,7 +138,7 @@ class EscalationPages(Controller):
             saved = doc
             await ctx.db.awrite(lambda c: svc.save_policy(c, ws.id, policy_id, saved, actor, ctx.now()))
         except SignalCraftError as exc:
-            return await self._form(request, policy_id, doc, {exc.field or "": exc.message}, exc.status)
+            return await self._form(request, policy_id, doc, {exc.field or "": bare_message(exc)}, exc.status)
         return Redirect(f"/w/{ws.slug}/escalation", status_code=303)
 
     @post("/escalation/{policy_id:int}/delete", opt=_page(Permission.CONFIGURE))
@@ -261,6 +262,7 @@ def _summary(policy: eq.PolicyRow, labels: dict[str, str]) -> str:
     steps = policy.doc.get("steps", [])
     parts = [
         ", ".join(labels.get(f"{t['kind']}:{t['id']}", f"{t['kind']} {t['id']}") for t in s["targets"])
+        + (f", wait {s['wait_minutes']} min" if s.get("wait_minutes") else "")
         for s in steps
     ]
     return " → ".join(parts)

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request
 
-from signalcraft.errors import InvalidInput
+from signalcraft.errors import InvalidInput, SignalCraftError
 
 
 async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -22,6 +22,12 @@ def text(form: dict[str, str], name: str, *, max_len: int = 200, required: bool 
     if len(value) > max_len:
         raise InvalidInput(f"must be at most {max_len} characters", field=name)
     return value
+
+
+def bare_message(exc: SignalCraftError) -> str:
+    """The message without the field path the JSON API puts in front of it (``steps[0].wait_minutes:
+    whole minutes``): a page shows it under that field already."""
+    return exc.message.removeprefix(f"{exc.field}: ") if exc.field else exc.message
 
 
 def safe_next(target: str | None) -> str:

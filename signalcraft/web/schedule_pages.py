@@ -30,6 +30,7 @@ from signalcraft.web import schedule_views as views
 from signalcraft.web.access import identity_of, workspace_of
 from signalcraft.web.api_schedules import parse_time
 from signalcraft.web.context import ctx_of
+from signalcraft.web.forms import bare_message
 from signalcraft.web.responses import render
 from signalcraft.web.routing_forms import read_form_data
 
@@ -191,7 +192,7 @@ class SchedulePages(Controller):
                 raise
             field = {"to_user_id": "user_id", "from_user_id": "user_id"}.get(exc.field or "", exc.field or "")
             return await self._detail(
-                request, schedule_id, errors={field: exc.message}, values=values, status=exc.status
+                request, schedule_id, errors={field: bare_message(exc)}, values=values, status=exc.status
             )
         return Redirect(f"{_base(request)}/{schedule_id}", status_code=303)
 
@@ -313,7 +314,7 @@ class SchedulePages(Controller):
                 raise
             name = exc.field if exc.field in ("name", "timezone") else views.form_field(exc.field, kept)
             return await self._editor(
-                request, schedule_id, values=values, errors={name: exc.message}, status=exc.status
+                request, schedule_id, values=values, errors={name: bare_message(exc)}, status=exc.status
             )
         return Redirect(f"{_base(request)}/{saved.id}", status_code=303)
 

@@ -24,6 +24,7 @@ ROTATIONS = {  # form choice -> (unit, fixed count or None for "every N")
 }
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 PALETTE = 8  # CSS classes p0..p7 in static/css/schedules.css
+LABEL_EVERY_DAY_UP_TO = 15 * 86400.0  # seconds of timeline whose days are all labelled
 LAYER_FIELDS = (
     "name",
     "rotation",
@@ -121,13 +122,14 @@ def timeline(schedule: Schedule, start: float, end: float, names: Mapping[int, s
         Row("On call", _bars(shifts(schedule, start, end), start, end, names, colour, zone), "is-final")
     )
     day = dt.datetime.fromtimestamp(start, zone).date()
+    labelled_every_day = end - start <= LABEL_EVERY_DAY_UP_TO  # past that, day labels overlap: Mondays only
     ticks = []
     while (moment := dt.datetime.combine(day, dt.time(), zone).timestamp()) < end:
         if moment >= start:
             ticks.append(
                 Tick(
                     round((moment - start) / (end - start) * 100, 3),
-                    day.strftime("%a %d"),
+                    day.strftime("%a %d") if labelled_every_day or day.weekday() == 0 else "",
                     day.weekday() >= 5,
                 )
             )

@@ -4,18 +4,20 @@ saves rules per urgency."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import orjson
 import pytest
 from litestar.testing import TestClient
 
+from signalcraft.auth.rbac import Role
 from signalcraft.db.queries import channels as cq
 from signalcraft.db.queries import escalation as eq
 from signalcraft.notify.deliver import Notifier
 from signalcraft.runtime import Parts
 from tests.conftest import signed_in
-from tests.helpers import Member, hidden_csrf
+from tests.helpers import FakeClock, Member, hidden_csrf, member
 from tests.notify.test_channels import Receiver, notifying, receiving
 
 BASE = "/w/acme"
@@ -62,6 +64,54 @@ def test_a_policy_is_created_from_the_form_with_errors_next_to_the_field_and_del
     gone = client.post(f"{BASE}/escalation/{policy.id}/delete", data={"_csrf": csrf}, follow_redirects=False)
     assert gone.status_code == 303
     assert parts.ctx.db.read(lambda c: eq.policies_of(c, owner.workspace.id)) == []
+
+
+def test_errors_are_shown_under_their_field_without_the_api_field_path(
+    client: TestClient, owner: Member, parts: Parts
+) -> None:
+    signed_in(client, owner)
+    csrf = hidden_csrf(client.get(f"{BASE}/escalation/new").text)
+    target = f"user:{owner.user.id}"
+    bad_wait = client.post(f"{BASE}/escalation", data={"_csrf": csrf, "name": "A", "step0_targets": target,
+                                                       "step0_wait": "soon"})
+    assert bad_wait.status_code == 400
+    assert '<p class="field-error" id="steps-0-wait_minutes-error">whole minutes</p>' in bad_wait.text
+    wait_input = re.search(r'<input id="step0-wait"[^>]*>', bad_wait.text)
+    assert wait_input, "no wait field"
+    assert 'aria-invalid="true" aria-errormessage="steps-0-wait_minutes-error"' in wait_input[0]
+    assert 'id="step0-targets" name="step0_targets" multiple size="4">' in bad_wait.text  # only the wait
+    client.post(f"{BASE}/escalation", data={"_csrf": csrf, "name": "A", "step0_targets": target,
+                                            "step0_wait": "5"})
+    (a,) = parts.ctx.db.read(lambda c: eq.policies_of(c, owner.workspace.id))
+    client.post(f"{BASE}/escalation", data={"_csrf": csrf, "name": "B", "step0_targets": f"policy:{a.id}",
+                                            "step0_wait": "0"})
+    b = next(p for p in parts.ctx.db.read(lambda c: eq.policies_of(c, owner.workspace.id)) if p.name == "B")
+    steps = {"step0_targets": target, "step0_wait": "5", "step1_targets": f"policy:{b.id}", "step1_wait": "0"}
+    loop = client.post(f"{BASE}/escalation/{a.id}", data={"_csrf": csrf, "name": "A", **steps})
+    assert loop.status_code == 400
+    assert '<p class="field-error" id="steps-error">escalation loop: A -&gt; B -&gt; A</p>' in loop.text
+
+
+def test_the_list_shows_each_wait_and_a_viewer_sees_the_policy_without_a_form(
+    client: TestClient, owner: Member, parts: Parts, clock: FakeClock
+) -> None:
+    signed_in(client, owner)
+    csrf = hidden_csrf(client.get(f"{BASE}/escalation/new").text)
+    client.post(f"{BASE}/escalation", data={"_csrf": csrf, "name": "Primary", "step0_targets":
+                                            f"user:{owner.user.id}", "step0_wait": "15", "step1_targets":
+                                            f"user:{owner.user.id}", "step1_wait": "0"})
+    assert "Person: owner, wait 15 min → Person: owner<" in client.get(f"{BASE}/escalation").text
+    (policy,) = parts.ctx.db.read(lambda c: eq.policies_of(c, owner.workspace.id))
+
+    viewer = member(parts.ctx.db, "viewer@example.com", Role.VIEWER, "acme", clock())
+    signed_in(client, viewer)
+    page = client.get(f"{BASE}/escalation/{policy.id}")
+    assert page.status_code == 200
+    main = page.text[page.text.index('<main id="main"'):page.text.index("</main>")]
+    assert 'method="post"' not in main and "Save policy" not in main and "Leave a row empty" not in main
+    assert '<fieldset class="form form-readonly" disabled>' in main
+    assert main.count('class="escalation-step"') == 2  # no blank row to fill in
+    assert f'value="user:{owner.user.id}" selected' in main
 
 
 def test_my_notifications_adds_a_method_sends_it_a_test_and_saves_rules(

@@ -286,6 +286,8 @@ def test_bad_silence_input_is_shown_next_to_its_field(client: TestClient, owner:
     no_matchers = post(client, owner, "/silences", matchers="", duration="2h")
     assert no_matchers.status_code == 400
     assert field_error(no_matchers.text, "silence-matchers") == "give at least one matcher"
+    bad_regex = post(client, owner, "/silences", matchers="a=b\nteam=~(db", duration="2h")
+    assert "regex" in field_error(bad_regex.text, "silence-matchers")
     bad_duration = post(client, owner, "/silences", matchers="a=b", duration="soon")
     assert "like 30m, 2h or 1d" in field_error(bad_duration.text, "silence-duration")
     in_the_past = post(client, owner, "/silences", matchers="a=b", ends_at="2001-01-01T00:00")
@@ -303,6 +305,60 @@ def test_expiring_a_silence_asks_first_and_moves_it_to_expired(
     clock.advance(1)
     assert 'a="b"' in html.unescape(client.get(f"{W}/silences?tab=expired").text)
     assert "No active silences" in client.get(f"{W}/silences?tab=active").text
+
+
+def silences(client: TestClient, who: Member) -> dict[int, dict[str, Any]]:
+    return {s["id"]: s for s in as_(client, who).get(f"{API}/silences").json()}
+
+
+def test_editing_a_silence_changes_it_in_place_or_replaces_it_as_alertmanager_does(
+    client: TestClient, parts: Parts, owner: Member, clock: FakeClock
+) -> None:
+    now = clock()
+    post(client, owner, "/silences", matchers="team=db", starts_at=utc_input(now + 3600), duration="2h")
+    post(client, owner, "/silences", matchers="alertname=DiskFull", duration="1h", comment="disk swap")
+    (pending, active) = sorted(silences(client, owner).values(), key=lambda s: s["starts_at"], reverse=True)
+    assert 'href="/w/acme/silences/{}/edit"'.format(active["id"]) in client.get(f"{W}/silences").text
+
+    # A pending silence: every field changes in place.
+    form = client.get(f"{W}/silences/{pending['id']}/edit").text
+    assert 'team="db"' in html.unescape(form) and f'action="{W}/silences/{pending["id"]}"' in form
+    moved = post(client, owner, f"/silences/{pending['id']}", matchers="team=db\nenv=prod",
+                 starts_at=utc_input(now + 7200), ends_at=utc_input(now + 10800), comment="moved")
+    assert moved.status_code == 303 and moved.headers["location"].endswith("?tab=pending")
+    after = silences(client, owner)[pending["id"]]
+    assert after["matchers"] == ['team="db"', 'env="prod"'] and after["comment"] == "moved"
+    assert (after["starts_at"], after["ends_at"]) == (now + 7200, now + 10800)
+    entry = parts.ctx.db.read(lambda c: audit.entries(c, owner.workspace.id, limit=1))[0]
+    assert entry.action == "silence.update" and entry.detail["after"]["comment"] == "moved"
+
+    # An active one: a new end and comment keep it; the start sent back unchanged stays exact.
+    values = {"matchers": 'alertname="DiskFull"', "starts_at": utc_input(active["starts_at"]),
+              "ends_at": utc_input(now + 7200), "comment": "disk swap, slower"}
+    assert post(client, owner, f"/silences/{active['id']}", **values).status_code == 303
+    kept = silences(client, owner)[active["id"]]
+    assert kept["starts_at"] == active["starts_at"] and kept["ends_at"] == now + 7200
+    assert kept["comment"] == "disk swap, slower" and kept["state"] == "active"
+
+    # Other matchers on an active silence: it is expired and a new one takes its place.
+    replaced = post(client, owner, f"/silences/{active['id']}", **{**values, "matchers": "alertname=~Disk.*"})
+    assert replaced.status_code == 303
+    now_saved = silences(client, owner)
+    assert now_saved[active["id"]]["state"] == "expired"
+    (new_id,) = set(now_saved) - {pending["id"], active["id"]}
+    assert now_saved[new_id]["matchers"] == ['alertname=~"Disk.*"'] and now_saved[new_id]["state"] == "active"
+    actions = audit_actions(parts, owner.workspace.id)[:2]
+    assert actions == ["silence.create", "silence.expire"]
+
+    bad = post(client, owner, f"/silences/{new_id}", matchers="alertname=~(", ends_at=utc_input(now + 600))
+    assert bad.status_code == 400 and "regex" in field_error(bad.text, "silence-matchers")
+    early = post(client, owner, f"/silences/{new_id}", matchers="a=b", starts_at=utc_input(now + 600),
+                 ends_at=utc_input(now + 300))
+    assert "later than" in field_error(early.text, "silence-end")
+    ended = post(client, owner, f"/silences/{active['id']}", matchers="a=b", duration="1h")
+    assert ended.status_code == 400 and "has ended" in ended.text
+    assert "has ended" in client.get(f"{W}/silences/{active['id']}/edit").text
+    assert client.get(f"{W}/silences/999999/edit").status_code == 404
 
 
 # --- maintenance windows and inhibition ------------------------------------------------------
@@ -352,6 +408,80 @@ def test_inhibit_rules_are_created_with_field_errors_and_deleted(client: TestCli
     assert as_(client, owner).get(f"{API}/inhibit-rules").json()["inhibit_rules"] == []
 
 
+def test_editing_a_maintenance_window_keeps_its_id_names_bad_fields_and_is_audited(
+    client: TestClient, parts: Parts, owner: Member, clock: FakeClock
+) -> None:
+    now = clock()
+    post(client, owner, "/maintenance", name="DB upgrade", kind="once", matchers="team=db",
+         starts_at=utc_input(now + 600), ends_at=utc_input(now + 3600))
+    (window,) = as_(client, owner).get(f"{API}/maintenance-windows").json()["windows"]
+    listed = client.get(f"{W}/maintenance").text
+    assert f'href="{W}/maintenance/{window["id"]}"' in listed
+
+    form = client.get(f"{W}/maintenance/{window['id']}").text
+    assert 'value="DB upgrade"' in form and 'team="db"' in html.unescape(form)
+    assert f'value="{utc_input(now + 600)}"' in form and f'action="{W}/maintenance/{window["id"]}"' in form
+
+    backwards = post(client, owner, f"/maintenance/{window['id']}", name="DB upgrade", kind="once",
+                     matchers="team=db", starts_at=utc_input(now + 7200), ends_at=utc_input(now + 3600))
+    assert backwards.status_code == 400
+    assert field_error(backwards.text, "win-end") == "must be later than starts_at"
+    assert f'value="{utc_input(now + 7200)}"' in backwards.text  # what was typed is kept
+    bad_regex = post(client, owner, f"/maintenance/{window['id']}", name="DB upgrade", kind="once",
+                     matchers="team=~(db", starts_at=utc_input(now), ends_at=utc_input(now + 60))
+    assert "regex" in field_error(bad_regex.text, "win-matchers")
+    no_days = post(client, owner, f"/maintenance/{window['id']}", name="DB upgrade", kind="weekly",
+                   weekly_start="02:00", weekly_duration_minutes="60", weekly_timezone="UTC")
+    assert "non-empty list" in field_error(no_days.text, "win-weekdays")
+
+    saved = post(client, owner, f"/maintenance/{window['id']}", name="DB upgrade (weekly)", kind="weekly",
+                 weekly_weekdays=["1", "3"], weekly_start="02:00", weekly_duration_minutes="45",
+                 weekly_timezone="Europe/Paris", matchers="team=db\nenv=prod")
+    assert saved.status_code == 303
+    (after,) = as_(client, owner).get(f"{API}/maintenance-windows").json()["windows"]
+    assert after["id"] == window["id"] and after["name"] == "DB upgrade (weekly)"
+    assert after["weekly"] == {"weekdays": [1, 3], "start": "02:00", "duration_minutes": 45,
+                               "timezone": "Europe/Paris"}
+    assert after["starts_at"] is None and after["matchers"] == ['team="db"', 'env="prod"']
+    assert "Every Tue, Thu at 02:00 for 45 min (Europe/Paris)" in client.get(f"{W}/maintenance").text
+    entry = parts.ctx.db.read(lambda c: audit.entries(c, owner.workspace.id, limit=1))[0]
+    assert entry.action == "maintenance.save" and {"before", "after"} <= set(entry.detail)
+    assert post(client, owner, "/maintenance/999999", name="x", kind="weekly").status_code == 404
+
+
+def test_editing_an_inhibit_rule_keeps_its_id_and_names_bad_fields(
+    client: TestClient, parts: Parts, owner: Member
+) -> None:
+    post(client, owner, "/inhibition", name="DC down", source_matchers="alertname=DatacenterDown",
+         target_matchers="severity=warning", equal="datacenter")
+    post(client, owner, "/inhibition", name="Node down", source_matchers="alertname=NodeDown",
+         target_matchers="alertname=DiskFull", equal="host")
+    first, second = as_(client, owner).get(f"{API}/inhibit-rules").json()["inhibit_rules"]
+    form = client.get(f"{W}/inhibition/{second['id']}").text
+    assert 'value="Node down"' in form and 'value="host"' in form
+    assert 'alertname="NodeDown"' in html.unescape(form)
+
+    empty = post(client, owner, f"/inhibition/{second['id']}", name="Node down", source_matchers="",
+                 target_matchers="alertname=DiskFull")
+    assert empty.status_code == 400 and field_error(empty.text, "inh-source") == "give at least one matcher"
+    bad = post(client, owner, f"/inhibition/{second['id']}", name="Node down",
+               source_matchers="alertname=NodeDown", target_matchers="severity=~[warning")
+    assert bad.status_code == 400 and "regex" in field_error(bad.text, "inh-target")
+    assert "severity=~[warning" in html.unescape(bad.text)
+
+    saved = post(client, owner, f"/inhibition/{second['id']}", name="Node down mutes disks",
+                 source_matchers="alertname=NodeDown", target_matchers="alertname=~Disk.*",
+                 equal="host, cluster")
+    assert saved.status_code == 303
+    rules = as_(client, owner).get(f"{API}/inhibit-rules").json()["inhibit_rules"]
+    assert [r["id"] for r in rules] == [first["id"], second["id"]]
+    assert rules[0] == first  # the other rule is untouched
+    assert rules[1]["name"] == "Node down mutes disks" and rules[1]["equal"] == ["host", "cluster"]
+    assert rules[1]["target_matchers"] == ['alertname=~"Disk.*"']
+    entry = parts.ctx.db.read(lambda c: audit.entries(c, owner.workspace.id, limit=1))[0]
+    assert entry.action == "inhibit.save" and {"before", "after"} <= set(entry.detail)
+
+
 # --- who may do what -------------------------------------------------------------------------
 
 
@@ -373,13 +503,24 @@ def test_a_viewer_sees_no_edit_controls_and_is_refused_when_posting(
         assert set(posts) <= {f"{W}/routing/test"}, path  # the test stores nothing
         assert "New rule" not in main.group(0) and "New silence" not in main.group(0), path
         assert "data-confirm" not in main.group(0), path
+        assert not re.search(rf'href="{W}/(maintenance|inhibition|silences)/\d+', main.group(0)), path
     assert client.get(f"{W}/routing/rules/{rule_id}").status_code == 403
+    silence_id = as_(client, owner).get(f"{API}/silences").json()[0]["id"]
+    window_id = client.get(f"{API}/maintenance-windows").json()["windows"][0]["id"]
+    inhibit_id = client.get(f"{API}/inhibit-rules").json()["inhibit_rules"][0]["id"]
+    as_(client, viewer)
+    assert client.get(f"{W}/maintenance/{window_id}").status_code == 403
+    assert client.get(f"{W}/silences/{silence_id}/edit").status_code == 403
+    assert client.get(f"{W}/inhibition/{inhibit_id}").status_code == 403
     assert post(client, viewer, "/routing/test", n="5").status_code == 200
 
     for path, fields in [("/routing/rules", rule_form("x")), (f"/routing/rules/{rule_id}/delete", {}),
                          ("/routing/order", {"order": str(rule_id)}), ("/routing/default", {}),
                          ("/silences", {"matchers": "a=b", "duration": "1h"}), ("/silences/1/expire", {}),
-                         ("/maintenance", {"name": "w"}), ("/inhibition", {"name": "i"})]:
+                         ("/maintenance", {"name": "w"}), ("/inhibition", {"name": "i"}),
+                         (f"/maintenance/{window_id}", {"name": "w"}),
+                         (f"/silences/{silence_id}", {"matchers": "a=b", "duration": "1h"}),
+                         (f"/inhibition/{inhibit_id}", {"name": "i"})]:
         assert post(client, viewer, path, **fields).status_code == 403, path
     assert [r["name"] for r in saved_rules(client, owner)] == ["ops"]
 

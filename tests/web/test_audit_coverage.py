@@ -307,11 +307,24 @@ CASES: list[Case] = [
         "silence.create",
         {"matchers": "alertname=DiskFull", "duration": "2h", "comment": "from the page"},
     ),
+    _page(
+        ("/silences/{silence_id:int}", "/silences/{silence}"),
+        "silence.update",
+        {"matchers": "team=db", "duration": "3h", "comment": "longer"},
+        edit=True,
+    ),
     _page(("/silences/{silence_id:int}/expire", "/silences/{silence2}/expire"), "silence.expire", edit=True),
     _page(
         ("/maintenance", "/maintenance"),
         "maintenance.save",
         {"name": "upgrade", "kind": "once", "starts_at": "2027-02-01T00:00", "ends_at": "2027-02-01T02:00"},
+        edit=True,
+    ),
+    _page(
+        ("/maintenance/{window_id:int}", "/maintenance/{window}"),
+        "maintenance.save",
+        {"name": "nightly", "kind": "weekly", "weekly_weekdays": "5", "weekly_start": "03:00",
+         "weekly_duration_minutes": "90", "weekly_timezone": "UTC"},
         edit=True,
     ),
     _page(
@@ -326,6 +339,12 @@ CASES: list[Case] = [
             "target_matchers": "alertname=DiskFull",
             "equal": "host",
         },
+        edit=True,
+    ),
+    _page(
+        ("/inhibition/{inhibit_id:int}", "/inhibition/{inhibit}"),
+        "inhibit.save",
+        {"name": "crit", "source_matchers": "severity=critical", "target_matchers": "severity=~info|warning"},
         edit=True,
     ),
     _page(("/inhibition/{inhibit_id:int}/delete", "/inhibition/{inhibit}/delete"), "inhibit.save", edit=True),
@@ -360,6 +379,13 @@ CASES: list[Case] = [
         ("/silences", "/silences"),
         "silence.create",
         {"matchers": ["alertname=DiskFull"], "duration_minutes": 30, "comment": "on it"},
+    ),
+    _api(
+        "PUT",
+        ("/silences/{silence_id:int}", "/silences/{silence}"),
+        "silence.update",
+        {"matchers": ["team=db"], "duration_minutes": 240, "comment": "from the API"},
+        edit=True,
     ),
     _api("POST", ("/silences/expire", "/silences/expire"), "silence.expire", {"id": "{silence}"}, edit=True),
     _api(

@@ -164,6 +164,22 @@ def silences_of(
     return [_silence(r) for r in rows(conn, sql + " ORDER BY id DESC LIMIT ?", (*params, limit))]
 
 
+def update_silence(
+    conn: apsw.Connection,
+    workspace_id: int,
+    silence_id: int,
+    matchers: list[str],
+    starts_at: float,
+    ends_at: float,
+    comment: str,
+) -> None:
+    conn.execute(
+        "UPDATE silences SET matchers = ?, starts_at = ?, ends_at = ?, comment = ?"
+        " WHERE id = ? AND workspace_id = ?",
+        (_dumps(matchers), starts_at, ends_at, comment, silence_id, workspace_id),
+    )
+
+
 def expire_silence(conn: apsw.Connection, workspace_id: int, silence_id: int, now: float) -> bool:
     """End a silence now; False if it had already ended."""
     conn.execute(
