@@ -7,8 +7,9 @@ Every query is bounded by the workspace and the period:
   (a short range: what arrived since the task's last run). A period therefore starts on a
   whole hour, and buckets are whole hours;
 - alerts first seen before the period but touched in it through the groups that span its
-  start (``alert_groups_recent``): an alert's group was first seen no later than the alert,
-  and last seen no earlier;
+  start (``alert_groups_span``, migration 0018): an alert's group was first seen no later
+  than the alert, and last seen no earlier; their alerts through ``alerts_touched``, which
+  holds both times, so only the alerts counted are read from the table;
 - groups created in a period through ``alert_groups_created (workspace_id, first_seen_at)``.
 
 Times are epoch seconds; a period is ``[start, end]`` (both inclusive, so an alert received
