@@ -52,6 +52,7 @@ def main() -> int:
         with TestClient(app=parts.app, base_url="http://127.0.0.1:8080") as client:
             for path in PAGES:  # pages behind a login answer with a redirect; templates still load
                 client.get(path)
+        gc.collect()  # what the requests left behind, so the samples time a collection of live objects
         print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         tracked = len(gc.get_objects())
         plain: list[float] = []

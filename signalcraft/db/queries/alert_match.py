@@ -23,7 +23,7 @@ from __future__ import annotations
 import apsw
 import orjson
 
-from signalcraft.db.connection import rows, scalar
+from signalcraft.db.connection import rows
 
 FEW_MATCHES = 20_000
 FEW_GROUPS = 200  # label candidates read one by one; with more, the groups are walked in page order
@@ -91,12 +91,12 @@ def label_clause(conn: apsw.Connection, workspace_id: int, key: str, value: str)
     on the page are checked exactly."""
     path = label_path(key)
     candidates = "SELECT group_id FROM label_groups WHERE workspace_id = ? AND key = ? AND value = ?"
-    counted = scalar(
-        conn, f"SELECT count(*) FROM ({candidates} LIMIT ?)", (workspace_id, key, value, FEW_GROUPS + 1)
+    few = [r[0] for r in rows(conn, f"{candidates} LIMIT ?", (workspace_id, key, value, FEW_GROUPS + 1))]
+    exact = (
+        " AND (json_extract(group_labels, ?) = ? OR EXISTS (SELECT 1 FROM alerts a"
+        " WHERE a.group_id = alert_groups.id AND json_extract(a.labels, ?) = ?))"
     )
-    walk = "+" if int(counted) > FEW_GROUPS else ""  # the unary + keeps the planner off the rowid lookup
-    return (
-        f"{walk}id IN ({candidates}) AND (json_extract(group_labels, ?) = ? OR EXISTS (SELECT 1 FROM alerts a"
-        " WHERE a.group_id = alert_groups.id AND json_extract(a.labels, ?) = ?))",
-        [workspace_id, key, value, path, value, path, value],
-    )
+    if len(few) <= FEW_GROUPS:
+        return IN_IDS + exact, [orjson.dumps(few).decode(), path, value, path, value]
+    # The unary + keeps the planner off the rowid lookup: the subquery is read once.
+    return f"+id IN ({candidates}){exact}", [workspace_id, key, value, path, value, path, value]
