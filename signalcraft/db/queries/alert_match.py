@@ -85,10 +85,11 @@ def label_clause(conn: apsw.Connection, workspace_id: int, key: str, value: str)
     ``key = value``. Each candidate from ``label_groups`` is checked exactly, reading the
     group's alerts only until one has the label.
 
-    With few candidates, those groups are read (and sorted by the caller); with more, the
-    caller's index order is walked and each group probed in the candidates, read once: the
-    page fills after about ``page size * groups / candidates`` groups, and only the groups
-    on the page are checked exactly."""
+    Up to ``FEW_GROUPS`` candidates are passed as ids (read one by one, or probed while the
+    caller's order is walked, as the planner finds cheaper); with more, the caller's index
+    order is walked and each group probed in the candidates, read once: the page fills after
+    about ``page size * groups / candidates`` groups, and only the groups on the page are
+    checked exactly."""
     path = label_path(key)
     candidates = "SELECT group_id FROM label_groups WHERE workspace_id = ? AND key = ? AND value = ?"
     few = [r[0] for r in rows(conn, f"{candidates} LIMIT ?", (workspace_id, key, value, FEW_GROUPS + 1))]
