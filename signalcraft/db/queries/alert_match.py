@@ -1,7 +1,13 @@
 """Filters on alert groups by what their alerts contain: full-text search, and labels.
 
-Both answer "the group has an alert that matches", for a WHERE clause on ``alert_groups``. The
-full-text index finds matching alerts; what is cheap then depends on how many there are:
+Both answer "the group has an alert that matches", for a WHERE clause on ``alert_groups``.
+
+A label ``key=value`` is looked up in ``label_groups`` (migration 0017): the groups whose own
+labels or whose alerts' labels held that pair, kept by triggers. It may name a group that no
+longer has the pair (labels changed, alerts deleted), so each candidate is checked exactly.
+
+For a search, the full-text index finds matching alerts; what is cheap then depends on how
+many there are:
 
 - few (at most ``FEW_MATCHES``): map each match to its group once (one lookup per match),
   and filter the groups by those ids;
@@ -14,16 +20,13 @@ the caller's order.
 
 from __future__ import annotations
 
-import re
-
 import apsw
 import orjson
 
 from signalcraft.db.connection import rows
 
 FEW_MATCHES = 20_000
-_TOKEN = re.compile(r"[A-Za-z0-9]+")
-_PLAIN = re.compile(r"[\x20-\x7e]*")  # printable ASCII: what every JSON encoder writes as is
+FEW_GROUPS = 200  # label candidates read one by one; with more, the groups are walked in page order
 
 
 def fts_query(text: str) -> str:
@@ -32,26 +35,9 @@ def fts_query(text: str) -> str:
     return " ".join(f'"{t}"' for t in terms) or '""'
 
 
-def label_phrase(key: str, value: str) -> str | None:
-    """An FTS5 query that every alert with ``labels[key] == value`` matches (others may too),
-    or None when there is none.
-
-    Labels are stored as JSON text (``{"key":"value",...}``) and indexed by the unicode61
-    tokenizer, for which only letters and digits make tokens: the key's tokens are then
-    directly followed by the value's, whatever the separator. That holds only when the JSON
-    text has the key and value verbatim: printable ASCII without quote or backslash."""
-    if not all(_PLAIN.fullmatch(s) and '"' not in s and "\\" not in s for s in (key, value)):
-        return None
-    tokens = _TOKEN.findall(key) + _TOKEN.findall(value)
-    return f'labels : "{" ".join(tokens)}"' if tokens else None
-
-
-def matching_groups(
-    conn: apsw.Connection, workspace_id: int, fts: str, condition: str = "", params: tuple[object, ...] = ()
-) -> str | None:
-    """The ids (a JSON array) of the groups with an alert that matches ``fts`` and ``condition``
-    (SQL on the alert as ``a``, with ``params``); None when more than ``FEW_MATCHES`` alerts
-    match ``fts``: the caller then walks the groups instead."""
+def matching_groups(conn: apsw.Connection, workspace_id: int, fts: str) -> str | None:
+    """The ids (a JSON array) of the groups with an alert that matches ``fts``; None when more
+    than ``FEW_MATCHES`` alerts match: the caller then walks the groups instead."""
     matches = [
         r[0]
         for r in conn.execute(
@@ -60,12 +46,11 @@ def matching_groups(
     ]
     if len(matches) > FEW_MATCHES:
         return None
-    extra = f" AND {condition}" if condition else ""
     found = rows(
         conn,
-        "SELECT DISTINCT group_id FROM alerts a WHERE id IN (SELECT value FROM json_each(?))"
-        f" AND workspace_id = ?{extra} ORDER BY group_id",
-        (orjson.dumps(matches).decode(), workspace_id, *params),
+        "SELECT DISTINCT group_id FROM alerts WHERE id IN (SELECT value FROM json_each(?))"
+        " AND workspace_id = ? ORDER BY group_id",
+        (orjson.dumps(matches).decode(), workspace_id),
     )
     return orjson.dumps([r[0] for r in found]).decode()
 
@@ -87,3 +72,32 @@ def search_clause(conn: apsw.Connection, workspace_id: int, text: str) -> tuple[
 
 
 IN_IDS = "id IN (SELECT value FROM json_each(?))"
+
+
+def label_path(key: str) -> str:
+    """A JSON path for one object key, quoted so dots in the key are literal (the caller
+    allows no quote or backslash in keys)."""
+    return f'$."{key}"'
+
+
+def label_clause(conn: apsw.Connection, workspace_id: int, key: str, value: str) -> tuple[str, list[object]]:
+    """A clause on ``alert_groups``: the group's labels or one of its alerts' labels have
+    ``key = value``. Each candidate from ``label_groups`` is checked exactly, reading the
+    group's alerts only until one has the label.
+
+    Up to ``FEW_GROUPS`` candidates are passed as ids (read one by one, or probed while the
+    caller's order is walked, as the planner finds cheaper); with more, the caller's index
+    order is walked and each group probed in the candidates, read once: the page fills after
+    about ``page size * groups / candidates`` groups, and only the groups on the page are
+    checked exactly."""
+    path = label_path(key)
+    candidates = "SELECT group_id FROM label_groups WHERE workspace_id = ? AND key = ? AND value = ?"
+    few = [r[0] for r in rows(conn, f"{candidates} LIMIT ?", (workspace_id, key, value, FEW_GROUPS + 1))]
+    exact = (
+        " AND (json_extract(group_labels, ?) = ? OR EXISTS (SELECT 1 FROM alerts a"
+        " WHERE a.group_id = alert_groups.id AND json_extract(a.labels, ?) = ?))"
+    )
+    if len(few) <= FEW_GROUPS:
+        return IN_IDS + exact, [orjson.dumps(few).decode(), path, value, path, value]
+    # The unary + keeps the planner off the rowid lookup: the subquery is read once.
+    return f"+id IN ({candidates}){exact}", [workspace_id, key, value, path, value, path, value]

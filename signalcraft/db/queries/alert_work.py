@@ -5,7 +5,7 @@ writes, notes, and saved inbox views. Group rows and the timeline come from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import apsw
@@ -43,12 +43,6 @@ class InboxRow:
     assignee_name: str  # the assignee's name, else email; "" when unassigned
 
 
-def _label_path(key: str) -> str:
-    """A JSON path for one object key, quoted so dots in the key are literal (the caller
-    allows no quote or backslash in keys)."""
-    return f'$."{key}"'
-
-
 def _where(conn: apsw.Connection, workspace_id: int, f: InboxFilter) -> tuple[list[str], list[object]]:
     clauses: list[str] = ["workspace_id = ?"]
     params: list[object] = [workspace_id]
@@ -70,37 +64,12 @@ def _where(conn: apsw.Connection, workspace_id: int, f: InboxFilter) -> tuple[li
     elif f.assignee_id is not None:
         add("assignee_user_id = ?", f.assignee_id)
     if f.label is not None:
-        _add_label(conn, workspace_id, f.label, add)
+        clause, values = am.label_clause(conn, workspace_id, *f.label)
+        add(clause, *values)
     if f.search:
         clause, values = am.search_clause(conn, workspace_id, f.search)
         add(clause, *values)
     return clauses, params
-
-
-def _add_label(
-    conn: apsw.Connection, workspace_id: int, label: tuple[str, str], add: Callable[..., None]
-) -> None:
-    """The group's labels or one of its alerts' labels have ``key = value``. When a phrase of
-    the full-text index stands for the label and few alerts match it, only those alerts are
-    read (and ``instr`` on the group's JSON text is a cheap first test); otherwise every
-    group in the page's order reads its alerts until one has the label."""
-    path, value = _label_path(label[0]), label[1]
-    on_group = "json_extract(group_labels, ?) = ?"
-    phrase = am.label_phrase(*label)
-    ids = None
-    if phrase is not None:
-        ids = am.matching_groups(conn, workspace_id, phrase, "json_extract(a.labels, ?) = ?", (path, value))
-    if ids is not None:
-        add(f"((instr(group_labels, ?) AND {on_group}) OR {am.IN_IDS})", value, path, value, ids)
-        return
-    add(
-        f"({on_group} OR EXISTS (SELECT 1 FROM alerts a WHERE a.group_id = alert_groups.id"
-        " AND json_extract(a.labels, ?) = ?))",
-        path,
-        value,
-        path,
-        value,
-    )
 
 
 def _inbox_select(where: str) -> str:

@@ -7,8 +7,10 @@ Every query is bounded by the workspace and the period:
   (a short range: what arrived since the task's last run). A period therefore starts on a
   whole hour, and buckets are whole hours;
 - alerts first seen before the period but touched in it through the groups that span its
-  start (``alert_groups_recent``): an alert's group was first seen no later than the alert,
-  and last seen no earlier;
+  start (``alert_groups_span``, migration 0018): an alert's group was first seen no later
+  than the alert, and last seen no earlier; their alerts through ``alerts_touched``, which
+  holds both times of the alerts seen more than once, so only the alerts counted are read
+  from the table;
 - groups created in a period through ``alert_groups_created (workspace_id, first_seen_at)``.
 
 Times are epoch seconds; a period is ``[start, end]`` (both inclusive, so an alert received
@@ -76,7 +78,9 @@ def alerts_by_bucket(
         " SELECT -1, integration_id, severity, count(*) FROM alerts WHERE group_id IN ("
         "   SELECT id FROM alert_groups WHERE workspace_id = :ws AND last_seen_at >= :start"
         "   AND first_seen_at < :start)"
-        " AND first_seen_at < :start AND last_seen_at >= :start GROUP BY integration_id, severity"
+        " AND first_seen_at < :start AND last_seen_at >= :start"
+        " AND last_seen_at > first_seen_at"  # implied; names the partial index alerts_touched
+        " GROUP BY integration_id, severity"
     )
     found = rows(conn, sql, _params(workspace_id, window, size=bucket_seconds, done=done))
     return [AlertCell(int(b), int(i), int(sev), int(n)) for b, i, sev, n in found]
