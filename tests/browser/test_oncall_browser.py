@@ -249,6 +249,97 @@ def test_an_escalation_policy_is_built_step_by_step_edited_and_a_loop_is_refused
     page.context.close()
 
 
+def step_targets(page: Page) -> list[str]:
+    """Each filled step of the policy form, by its chosen targets, top to bottom."""
+    found: list[str] = page.locator("li[data-step]").evaluate_all(
+        "rows => rows.map(r => [...r.querySelectorAll('option:checked')].map(o => o.textContent).join(', '))"
+    )
+    return [f for f in found if f]
+
+
+def focused_label(page: Page) -> str:
+    return str(page.evaluate("document.activeElement.getAttribute('aria-label') || ''"))
+
+
+def test_escalation_steps_are_reordered_with_the_keyboard_and_by_dragging_and_each_move_is_saved(
+    browser: Browser, base_url: str, parts: Parts, owner: Member, sam: Member, clock: FakeClock  # noqa: F811
+) -> None:
+    schedule_id = a_schedule(parts, owner, clock, [owner.user.id])
+    channel_id = a_channel(parts, owner, clock)
+    steps = [
+        {"targets": [{"kind": "schedule", "id": schedule_id}], "wait_minutes": 5},
+        {"targets": [{"kind": "user", "id": sam.user.id}], "wait_minutes": 10},
+        {"targets": [{"kind": "channel", "id": channel_id}], "wait_minutes": 0},
+    ]
+    policy = parts.ctx.db.write(lambda c: escalation.save_policy(
+        c, owner.workspace.id, None, {"name": "Payments", "steps": steps}, audit.CLI, clock()))
+    page = signed_in(browser, base_url, owner)
+    url = f"{WS}/escalation/{policy.id}"
+    page.goto(url)
+    assert step_targets(page) == ["On call now: Primary", "Person: sam", "Channel: ops-hook"]
+    assert page.is_disabled("[aria-label='Move step 1 up']")
+    assert page.is_disabled("[aria-label='Move step 3 down']")
+
+    def saved() -> list[str]:
+        doc = parts.ctx.db.read(lambda c: escalation.existing(c, owner.workspace.id, policy.id)).doc
+        return [f"{t['kind']}, wait {s['wait_minutes']}" for s in doc["steps"] for t in s["targets"]]
+
+    # With the keyboard: the channel goes up twice; the focus follows it, so Enter again moves it on.
+    page.fill("#step1-wait", "15")  # an edit not saved yet is kept by the move
+    page.focus("[aria-label='Move step 3 up']")
+    with page.expect_navigation(url=re.compile(rf"{url}\?moved=2&way=up$")):
+        page.keyboard.press("Enter")
+    assert step_targets(page) == ["On call now: Primary", "Channel: ops-hook", "Person: sam"]
+    assert focused_label(page) == "Move step 2 up"
+    assert page.inner_text(".flash-success") == "Saved. The step is now step 2."
+    assert page.input_value("#step2-wait") == "15"
+    with page.expect_navigation(url=re.compile(rf"{url}\?moved=1&way=up$")):
+        page.keyboard.press("Enter")
+    assert step_targets(page) == ["Channel: ops-hook", "On call now: Primary", "Person: sam"]
+    assert focused_label(page) == "Move step 1 down"  # it cannot go further up
+    assert saved() == ["channel, wait 0", "schedule, wait 5", "user, wait 15"]
+    page.keyboard.press("Enter")  # and back down one
+    page.wait_for_url(re.compile(rf"{url}\?moved=2&way=down$"))
+    assert step_targets(page) == ["On call now: Primary", "Channel: ops-hook", "Person: sam"]
+    assert focused_label(page) == "Move step 2 down"
+
+    # With the mouse: the person's handle dropped on the upper half of the first step.
+    handle = page.locator("li[data-step='2'] [data-drag-handle]")
+    with page.expect_navigation(url=re.compile(rf"{url}\?moved=1&way=up$")):
+        handle.drag_to(page.locator("li[data-step='0']"), target_position={"x": 200, "y": 4})
+    assert step_targets(page) == ["Person: sam", "On call now: Primary", "Channel: ops-hook"]
+    assert saved() == ["user, wait 15", "schedule, wait 5", "channel, wait 0"]
+    for scheme in ("light", "dark"):
+        shoot(page, "escalation-reorder", scheme)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.is_visible("[aria-label='Move step 2 up']")
+    shoot(page, "escalation-reorder-phone", "light")
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+    # Enter in a field still saves the policy, it does not move a step.
+    page.fill("#policy-name", "Payments (EU)")
+    page.press("#policy-name", "Enter")
+    page.wait_for_url(re.compile(rf"{WS}/escalation$"))
+    assert saved() == ["user, wait 15", "schedule, wait 5", "channel, wait 0"]
+
+    # Each move is audited with the steps before and after.
+    moves = parts.ctx.db.read(
+        lambda c: audit.entries(c, owner.workspace.id, action_prefix="escalation_policy.")
+    )
+    assert [e.action for e in moves][:5] == ["escalation_policy.update"] * 5
+    assert all("steps" in str(e.detail) for e in moves[1:5])
+
+    # The server checks the order: each step exactly once, or nothing is saved.
+    form = {"_csrf": owner.csrf, "name": "Payments (EU)", "step0_targets": f"user:{sam.user.id}",
+            "step0_wait": "1", "step1_targets": f"channel:{channel_id}", "step1_wait": "0"}
+    for bad in ("0,0", "1", "x,1"):
+        refused = page.request.post(f"{base_url}{url}/order", form={**form, "order": bad})
+        assert refused.status == 400, bad
+        assert "the new order must" in refused.text(), bad
+    assert saved() == ["user, wait 15", "schedule, wait 5", "channel, wait 0"]
+    page.context.close()
+
+
 def edit_controls(page: Page) -> list[str]:
     """What in the page's main content would change something."""
     found: list[str] = page.locator("main").evaluate("""main => [
@@ -265,7 +356,8 @@ def test_a_viewer_sees_schedules_and_policies_without_edit_controls(
     browser: Browser, base_url: str, parts: Parts, owner: Member, viewer: Member, clock: FakeClock  # noqa: F811
 ) -> None:
     schedule_id = a_schedule(parts, owner, clock, [owner.user.id])
-    steps = [{"targets": [{"kind": "schedule", "id": schedule_id}], "wait_minutes": 5}]
+    steps = [{"targets": [{"kind": "schedule", "id": schedule_id}], "wait_minutes": 5},
+             {"targets": [{"kind": "user", "id": owner.user.id}], "wait_minutes": 0}]  # no move arrows
     policy = parts.ctx.db.write(lambda c: escalation.save_policy(
         c, owner.workspace.id, None, {"name": "Payments", "steps": steps}, audit.CLI, clock()))
     page = signed_in(browser, base_url, viewer)
