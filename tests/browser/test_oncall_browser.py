@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, Page
 from signalcraft.auth.rbac import Role
 from signalcraft.db.queries import audit
 from signalcraft.db.queries import channels as cq
+from signalcraft.oncall import overrides as ov
 from signalcraft.oncall import store
 from signalcraft.runtime import Parts
 from signalcraft.web import api_escalation as escalation
@@ -187,6 +188,62 @@ def test_a_schedule_of_two_people_shows_their_turns_an_override_and_a_swap_on_th
     assert "owner: Wed 20 Jan 09:00 to Thu 21 Jan 09:00" in titles
     assert "sam: Thu 21 Jan 09:00 to Mon 25 Jan 09:00" in titles
     theirs.context.close()
+    page.context.close()
+
+
+def assert_labels_fit_their_bars(page: Page) -> list[tuple[str, str]]:
+    """Every name written on a bar lies inside the bar; returns (label, full name) of each bar."""
+    found: list[tuple[str, str]] = []
+    for bar in page.locator("g.tl-bar").all():
+        text, rect = bar.locator("text.tl-label"), bar.locator("rect").bounding_box()
+        label, full = text.text_content() or "", text.get_attribute("data-full") or ""
+        assert rect is not None
+        if label:
+            box = text.bounding_box()
+            assert box is not None
+            inside = rect["x"] <= box["x"] and box["x"] + box["width"] <= rect["x"] + rect["width"]
+            assert inside, (label, rect, box)
+        found.append((label, full))
+    return found
+
+
+def test_short_shifts_on_a_phone_keep_their_names_readable(
+    browser: Browser, base_url: str, parts: Parts, owner: Member, sam: Member, clock: FakeClock  # noqa: F811
+) -> None:
+    alexandra = member(parts.ctx.db, "alexandra.vandenberg@example.com", Role.RESPONDER, "acme", clock())
+    schedule_id = a_schedule(parts, owner, clock, [owner.user.id, sam.user.id])
+    hour = 3600.0
+    for start, hours in ((clock() + 26 * hour, 3), (clock() + 50 * hour, 40), (clock() + 98 * hour, 1)):
+        request = ov.OverrideRequest(alexandra.user.id, start, start + hours * hour)
+        parts.ctx.db.write(lambda c, r=request: ov.add_override(
+            c, owner.workspace.id, schedule_id, r, audit.CLI, may_configure=True, now=clock()))
+    page = page_as(browser, base_url, owner, phone=True)
+    for weeks in (1, 4):
+        page.goto(f"{WS}/schedules/{schedule_id}?weeks={weeks}")
+        labels = assert_labels_fit_their_bars(page)
+        overrides = [label for label, full in labels if full == "alexandra.vandenberg"]
+        assert overrides and set(overrides) <= {"alexandra.vandenberg", "AV", ""}, overrides
+        assert "" in overrides or "AV" in overrides  # a short one is shortened, never cut
+        if weeks == 1:
+            assert "alexandra.vandenberg" in overrides  # 40 hours of a week: room for the name
+        assert [t.strip() for t in page.locator(".tl-legend li").all_inner_texts()] == [
+            "owner", "sam", "alexandra.vandenberg", "override"]
+        for scheme in ("light", "dark"):
+            shoot(page, f"schedule-short-shifts-{weeks}w-phone", scheme)
+
+    # The legend says who a nameless bar is; a tap on it says who and when.
+    page.goto(f"{WS}/schedules/{schedule_id}?weeks=4")
+    shortest = page.locator(f"{OVERRIDE_ROW} g.tl-bar").nth(2)
+    assert shortest.locator("text").text_content() == ""
+    shortest.locator("rect").scroll_into_view_if_needed()
+    shortest.locator("rect").click()
+    assert page.inner_text("[data-tl-detail]") == "alexandra.vandenberg: Tue 19 Jan 10:00 to Tue 19 Jan 11:00"
+    shoot(page, "schedule-short-shift-tapped-phone", "light")
+
+    page.set_viewport_size({"width": 1920, "height": 1000})  # wider: longer names where they fit
+    page.wait_for_timeout(100)
+    wide = assert_labels_fit_their_bars(page)
+    assert sum(len(label) for label, _ in wide) > sum(len(label) for label, _ in labels), (wide, labels)
     page.context.close()
 
 
