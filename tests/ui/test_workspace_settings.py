@@ -4,6 +4,8 @@ Also the account pages every user has: the password change page and the workspac
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from litestar.testing import TestClient
 
@@ -101,3 +103,27 @@ def test_the_workspace_switcher_lists_each_workspace_with_the_role(
     assert '<span class="ws-name">Beta</span>' in switcher
     assert 'href="/w/acme/"' in switcher and 'href="/w/beta/" aria-current="page"' in switcher
     assert "viewer" in switcher and "admin" in switcher
+
+
+SETTINGS_PAGES = ("members", "invitations", "api-keys", "audit", "workspace", "sso")
+
+
+def tabs_of(html: str) -> list[str]:
+    nav = re.search(r'<nav class="tabs" aria-label="Settings">(.*?)</nav>', html, re.S)
+    assert nav is not None
+    return re.findall(r'href="/w/acme/settings/([\w-]+)"', nav.group(1))
+
+
+def test_every_settings_page_has_the_same_tabs_those_the_viewer_may_open(
+    client: TestClient, owner: Member, parts: Parts, clock: FakeClock
+) -> None:
+    client.cookies.set("sc_session", owner.session_token)
+    for page in SETTINGS_PAGES:
+        found = client.get(f"/w/acme/settings/{page}")
+        assert found.status_code == 200, page
+        assert tabs_of(found.text) == list(SETTINGS_PAGES), page
+        assert f'href="/w/acme/settings/{page}" aria-current="page"' in found.text, page
+    viewer = member(parts.ctx.db, "vic@example.com", Role.VIEWER, "acme", clock())
+    client.cookies.set("sc_session", viewer.session_token)
+    for page in ("members", "workspace"):
+        assert tabs_of(client.get(f"/w/acme/settings/{page}").text) == ["members", "workspace"], page
