@@ -83,6 +83,8 @@ def test_an_admin_sees_the_settings_read_only_and_cannot_rename_or_delete(
 def test_the_password_change_page_changes_the_password(signed: TestClient, owner: Member) -> None:
     page = signed.get("/account/password").text
     assert 'name="current_password"' in page and 'name="new_password_confirm"' in page
+    assert 'aria-describedby="account-new_password-hint"' in page  # the rule is said before it is broken
+    assert '<p class="field-hint" id="account-new_password-hint">At least 10 characters.</p>' in page
     new = {"new_password": "x" * 12, "new_password_confirm": "x" * 12}
     wrong = signed.post("/account/password", data={"_csrf": owner.csrf, "current_password": "nope", **new})
     assert wrong.status_code == 400 and "not your current password" in wrong.text
