@@ -55,27 +55,67 @@ def target_options(conn: apsw.Connection, workspace_id: int, policy_id: int | No
     return options
 
 
-def doc_from_form(form: FormMultiDict) -> dict[str, Any]:
-    """The API's policy document from the form: rows with no target and no wait are left out."""
-    steps: list[dict[str, Any]] = []
-    for i in range(esc.MAX_STEPS + BLANK_STEPS):
+def doc_from_form(form: FormMultiDict, order: list[int] | None = None) -> dict[str, Any]:
+    """The API's policy document from the form: rows with no target and no wait are left out.
+    With ``order`` (form row numbers, see :func:`steps_in_order`) the steps are put in that order."""
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for i in step_rows(form):
         chosen = [v for v in form.getall(f"step{i}_targets", []) if isinstance(v, str)]
         wait = str(form.get(f"step{i}_wait") or "").strip()
-        if not chosen and not wait:
-            continue
         targets = []
         for value in chosen:
             kind, _, raw = value.partition(":")
             targets.append({"kind": kind, "id": int(raw) if raw.isdigit() else -1})
         if not wait.lstrip("-").isdigit():
             raise InvalidInput(
-                f"steps[{len(steps)}].wait_minutes: whole minutes", field=f"steps[{len(steps)}].wait_minutes"
+                f"steps[{len(rows)}].wait_minutes: whole minutes", field=f"steps[{len(rows)}].wait_minutes"
             )
-        steps.append({"targets": targets, "wait_minutes": int(wait)})
+        rows.append((i, {"targets": targets, "wait_minutes": int(wait)}))
     repeat = str(form.get("repeat") or "0").strip()
     if not repeat.isdigit():
         raise InvalidInput("repeat: a whole number", field="repeat")
+    steps = steps_in_order(rows, order) if order is not None else [step for _, step in rows]
     return {"name": str(form.get("name") or ""), "steps": steps, "repeat": int(repeat)}
+
+
+def step_rows(form: FormMultiDict) -> list[int]:
+    """The numbers of the form's step rows that hold something (a target or a wait)."""
+    return [
+        i
+        for i in range(esc.MAX_STEPS + BLANK_STEPS)
+        if form.getall(f"step{i}_targets", []) or str(form.get(f"step{i}_wait") or "").strip()
+    ]
+
+
+def steps_in_order(rows: list[tuple[int, dict[str, Any]]], order: list[int]) -> list[dict[str, Any]]:
+    """The steps of ``rows`` (form row number, step) in ``order``: form row numbers, each at most
+    once, naming every row that holds a step (rows left empty may be named too; they are dropped)."""
+    by_row = dict(rows)
+    if len(set(order)) != len(order) or not set(by_row) <= set(order):
+        raise InvalidInput("steps: the new order must name each step once; reload the page", field="steps")
+    return [by_row[i] for i in order if i in by_row]
+
+
+def parse_order(raw: object) -> list[int]:
+    parts = [p.strip() for p in str(raw or "").split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise InvalidInput("steps: the new order must be step numbers separated by commas", field="steps")
+    return [int(p) for p in parts]
+
+
+def moves(count: int) -> list[tuple[str, str]]:
+    """For each of ``count`` saved steps, the order its "move up" and "move down" buttons send
+    ("" where it cannot move): the form's rows, that step swapped with its neighbour."""
+    rows = list(range(count + BLANK_STEPS))
+
+    def swapped(i: int, j: int) -> str:
+        if not 0 <= j < count:
+            return ""
+        found = rows.copy()
+        found[i], found[j] = found[j], found[i]
+        return ",".join(map(str, found))
+
+    return [(swapped(i, i - 1), swapped(i, i + 1)) for i in range(count)]
 
 
 class EscalationPages(Controller):
@@ -107,10 +147,15 @@ class EscalationPages(Controller):
             return current, target_options(conn, ws.id, policy_id)
 
         current, options = await ctx_of(request).db.aread(load)
-        steps = list(current.get("steps", [])) + [{"targets": [], "wait_minutes": ""}] * BLANK_STEPS
+        saved = list(current.get("steps", []))
+        steps = saved + [{"targets": [], "wait_minutes": ""}] * BLANK_STEPS
         chosen = [{f"{t['kind']}:{t['id']}" for t in s["targets"]} for s in steps]
+        moved, way = request.query_params.get("moved", ""), request.query_params.get("way", "")
         context = {"policy_id": policy_id, "doc": current, "steps": steps, "chosen": chosen,
-                   "options": options, "errors": errors or {}, "active_nav": "escalation"}  # fmt: skip
+                   "options": options, "errors": errors or {}, "active_nav": "escalation",
+                   "moves": moves(len(saved)) if policy_id is not None and not errors else [],
+                   "moved": int(moved) - 1 if moved.isdigit() else None,
+                   "moved_way": way if way in ("up", "down") else "up"}  # fmt: skip
         return render(request, "escalation/policy_form.html", context, status=status)
 
     @get("/escalation/new", opt=_page(Permission.CONFIGURE))
@@ -129,16 +174,30 @@ class EscalationPages(Controller):
     async def update_policy(self, request: Request[Any, Any, Any], policy_id: FromPath[int]) -> Response[Any]:
         return await self._save(request, policy_id)
 
-    async def _save(self, request: Request[Any, Any, Any], policy_id: int | None) -> Response[Any]:
+    @post("/escalation/{policy_id:int}/order", opt=_page(Permission.CONFIGURE))
+    async def reorder_steps(self, request: Request[Any, Any, Any], policy_id: FromPath[int]) -> Response[Any]:
+        """Save the policy as the form shows it, its steps in the posted ``order`` (what dragging a
+        step or its move up/down button sends); back to the form, the moved step in focus."""
+        return await self._save(request, policy_id, reorder=True)
+
+    async def _save(
+        self, request: Request[Any, Any, Any], policy_id: int | None, reorder: bool = False
+    ) -> Response[Any]:
         ctx, ws, actor = ctx_of(request), workspace_of(request).workspace, identity_of(request).actor
         form = await request.form()
         doc: dict[str, Any] | None = None
         try:
-            doc = doc_from_form(form)
+            order = parse_order(form.get("order")) if reorder else None
+            doc = doc_from_form(form, order)
             saved = doc
             await ctx.db.awrite(lambda c: svc.save_policy(c, ws.id, policy_id, saved, actor, ctx.now()))
         except SignalCraftError as exc:
             return await self._form(request, policy_id, doc, {exc.field or "": bare_message(exc)}, exc.status)
+        if order is not None:
+            moved = _moved_to(order, step_rows(form), request.query_params.get("moved", ""))
+            way = "down" if request.query_params.get("way") == "down" else "up"
+            # No #fragment: a page opened at one does not run autofocus, and the focus must follow the step.
+            return Redirect(f"/w/{ws.slug}/escalation/{policy_id}?moved={moved + 1}&way={way}", status_code=303)
         return Redirect(f"/w/{ws.slug}/escalation", status_code=303)
 
     @post("/escalation/{policy_id:int}/delete", opt=_page(Permission.CONFIGURE))
@@ -241,6 +300,12 @@ class EscalationPages(Controller):
         except SignalCraftError as exc:
             return await self._mine(request, {exc.field or "": exc.message}, status=exc.status)
         return await self._mine(request, flash="Rules saved.")
+
+
+def _moved_to(order: list[int], rows: list[int], moved_row: str) -> int:
+    """Where the step from form row ``moved_row`` now is among the steps (0 when unknown)."""
+    kept = [i for i in order if i in rows]
+    return kept.index(int(moved_row)) if moved_row.isdigit() and int(moved_row) in kept else 0
 
 
 def _config(kind: str, target: str) -> dict[str, Any]:

@@ -109,6 +109,7 @@ def render(request: Request[Any, Any, Any], template: str, context: Mapping[str,
         "request_path": request.url.path,
         "nav_items": nav_for(access.workspace.slug) if access else [],
         "active_nav": context.get("active_nav", ""),
+        "password_min_length": ctx.settings.auth.password_min_length,  # for new-password hints
     }
     page.update(context)
     html = ctx.templates.render(template, page)

@@ -25,6 +25,12 @@ ROTATIONS = {  # form choice -> (unit, fixed count or None for "every N")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 PALETTE = 8  # CSS classes p0..p7 in static/css/schedules.css
 LABEL_EVERY_DAY_UP_TO = 15 * 86400.0  # seconds of timeline whose days are all labelled
+# A name is written inside its bar only where it fits: at the chart's narrowest (its CSS
+# min-width, a phone) with the bold 11px label font, about this many pixels a character plus
+# the padding. static/js/schedules.js measures the real widths and adjusts on wider screens.
+NARROWEST_CHART_PX = 640
+LABEL_CHAR_PX = 7.0
+LABEL_PADDING_PX = 8
 LAYER_FIELDS = (
     "name",
     "rotation",
@@ -46,8 +52,18 @@ LAYER_FIELDS = (
 class Bar:
     x: float  # percent of the width
     width: float
-    label: str
+    label: str  # the name as it fits the bar on the narrowest chart: in full, initials, or ""
     title: str  # the tooltip: who, from, to
+    css: str
+    name: str = ""  # the name in full
+    short: str = ""  # its initials, for a bar too short for the name
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A legend entry: a person's name and colour class."""
+
+    name: str
     css: str
 
 
@@ -72,10 +88,27 @@ class Timeline:
     ticks: list[Tick]
     rows: list[Row]
     now_x: float | None
+    people: list[Person] = field(default_factory=list)
 
 
 def _local(epoch: float, zone: ZoneInfo) -> str:
     return dt.datetime.fromtimestamp(epoch, zone).strftime("%a %d %b %H:%M")
+
+
+def initials(name: str) -> str:
+    """``"Ana Lima"`` -> ``"AL"``, ``"owner"`` -> ``"O"``: what fits a short bar."""
+    words = re.split(r"[\s._@-]+", name.strip())
+    return "".join(w[0] for w in words if w)[:2].upper()
+
+
+def fitting_label(name: str, width_percent: float) -> str:
+    """The name, its initials, or "" — the longest that fits a bar of that width on the
+    narrowest chart."""
+    room = width_percent / 100 * NARROWEST_CHART_PX - LABEL_PADDING_PX
+    for label in (name, initials(name)):
+        if len(label) * LABEL_CHAR_PX <= room:
+            return label
+    return ""
 
 
 def _bars(
@@ -88,16 +121,21 @@ def _bars(
     css: str = "",
 ) -> list[Bar]:
     span = end - start
-    return [
-        Bar(
-            round((s.start - start) / span * 100, 3),
-            round((s.end - s.start) / span * 100, 3),
-            names.get(s.user_id, f"user {s.user_id}"),
-            f"{names.get(s.user_id, s.user_id)}: {_local(s.start, zone)} to {_local(s.end, zone)}",
-            f"p{colour.get(s.user_id, 0) % PALETTE}{' ' + css if css else ''}",
+    bars = []
+    for s in found:
+        name, width = names.get(s.user_id, f"user {s.user_id}"), round((s.end - s.start) / span * 100, 3)
+        bars.append(
+            Bar(
+                round((s.start - start) / span * 100, 3),
+                width,
+                fitting_label(name, width),
+                f"{name}: {_local(s.start, zone)} to {_local(s.end, zone)}",
+                f"p{colour.get(s.user_id, 0) % PALETTE}{' ' + css if css else ''}",
+                name,
+                initials(name),
+            )
         )
-        for s in found
-    ]
+    return bars
 
 
 def timeline(schedule: Schedule, start: float, end: float, names: Mapping[int, str], now: float) -> Timeline:
@@ -135,7 +173,13 @@ def timeline(schedule: Schedule, start: float, end: float, names: Mapping[int, s
             )
         day += dt.timedelta(days=1)
     now_x = (now - start) / (end - start) * 100 if start <= now < end else None
-    return Timeline(start, end, ticks, rows, now_x)
+    shown = {b.name for row in rows for b in row.bars}
+    legend = [
+        Person(names.get(u, f"user {u}"), f"p{i % PALETTE}")
+        for u, i in colour.items()
+        if names.get(u, f"user {u}") in shown
+    ]
+    return Timeline(start, end, ticks, rows, now_x, legend)
 
 
 # --- the editor ----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, Page
 from signalcraft.auth.rbac import Role
 from signalcraft.db.queries import audit
 from signalcraft.db.queries import channels as cq
+from signalcraft.oncall import overrides as ov
 from signalcraft.oncall import store
 from signalcraft.runtime import Parts
 from signalcraft.web import api_escalation as escalation
@@ -190,6 +191,62 @@ def test_a_schedule_of_two_people_shows_their_turns_an_override_and_a_swap_on_th
     page.context.close()
 
 
+def assert_labels_fit_their_bars(page: Page) -> list[tuple[str, str]]:
+    """Every name written on a bar lies inside the bar; returns (label, full name) of each bar."""
+    found: list[tuple[str, str]] = []
+    for bar in page.locator("g.tl-bar").all():
+        text, rect = bar.locator("text.tl-label"), bar.locator("rect").bounding_box()
+        label, full = text.text_content() or "", text.get_attribute("data-full") or ""
+        assert rect is not None
+        if label:
+            box = text.bounding_box()
+            assert box is not None
+            inside = rect["x"] <= box["x"] and box["x"] + box["width"] <= rect["x"] + rect["width"]
+            assert inside, (label, rect, box)
+        found.append((label, full))
+    return found
+
+
+def test_short_shifts_on_a_phone_keep_their_names_readable(
+    browser: Browser, base_url: str, parts: Parts, owner: Member, sam: Member, clock: FakeClock  # noqa: F811
+) -> None:
+    alexandra = member(parts.ctx.db, "alexandra.vandenberg@example.com", Role.RESPONDER, "acme", clock())
+    schedule_id = a_schedule(parts, owner, clock, [owner.user.id, sam.user.id])
+    hour = 3600.0
+    for start, hours in ((clock() + 26 * hour, 3), (clock() + 50 * hour, 40), (clock() + 98 * hour, 1)):
+        request = ov.OverrideRequest(alexandra.user.id, start, start + hours * hour)
+        parts.ctx.db.write(lambda c, r=request: ov.add_override(
+            c, owner.workspace.id, schedule_id, r, audit.CLI, may_configure=True, now=clock()))
+    page = page_as(browser, base_url, owner, phone=True)
+    for weeks in (1, 4):
+        page.goto(f"{WS}/schedules/{schedule_id}?weeks={weeks}")
+        labels = assert_labels_fit_their_bars(page)
+        overrides = [label for label, full in labels if full == "alexandra.vandenberg"]
+        assert overrides and set(overrides) <= {"alexandra.vandenberg", "AV", ""}, overrides
+        assert "" in overrides or "AV" in overrides  # a short one is shortened, never cut
+        if weeks == 1:
+            assert "alexandra.vandenberg" in overrides  # 40 hours of a week: room for the name
+        assert [t.strip() for t in page.locator(".tl-legend li").all_inner_texts()] == [
+            "owner", "sam", "alexandra.vandenberg", "override"]
+        for scheme in ("light", "dark"):
+            shoot(page, f"schedule-short-shifts-{weeks}w-phone", scheme)
+
+    # The legend says who a nameless bar is; a tap on it says who and when.
+    page.goto(f"{WS}/schedules/{schedule_id}?weeks=4")
+    shortest = page.locator(f"{OVERRIDE_ROW} g.tl-bar").nth(2)
+    assert shortest.locator("text").text_content() == ""
+    shortest.locator("rect").scroll_into_view_if_needed()
+    shortest.locator("rect").click()
+    assert page.inner_text("[data-tl-detail]") == "alexandra.vandenberg: Tue 19 Jan 10:00 to Tue 19 Jan 11:00"
+    shoot(page, "schedule-short-shift-tapped-phone", "light")
+
+    page.set_viewport_size({"width": 1920, "height": 1000})  # wider: longer names where they fit
+    page.wait_for_timeout(100)
+    wide = assert_labels_fit_their_bars(page)
+    assert sum(len(label) for label, _ in wide) > sum(len(label) for label, _ in labels), (wide, labels)
+    page.context.close()
+
+
 def test_an_escalation_policy_is_built_step_by_step_edited_and_a_loop_is_refused(
     browser: Browser, base_url: str, parts: Parts, owner: Member, clock: FakeClock  # noqa: F811
 ) -> None:
@@ -249,6 +306,97 @@ def test_an_escalation_policy_is_built_step_by_step_edited_and_a_loop_is_refused
     page.context.close()
 
 
+def step_targets(page: Page) -> list[str]:
+    """Each filled step of the policy form, by its chosen targets, top to bottom."""
+    found: list[str] = page.locator("li[data-step]").evaluate_all(
+        "rows => rows.map(r => [...r.querySelectorAll('option:checked')].map(o => o.textContent).join(', '))"
+    )
+    return [f for f in found if f]
+
+
+def focused_label(page: Page) -> str:
+    return str(page.evaluate("document.activeElement.getAttribute('aria-label') || ''"))
+
+
+def test_escalation_steps_are_reordered_with_the_keyboard_and_by_dragging_and_each_move_is_saved(
+    browser: Browser, base_url: str, parts: Parts, owner: Member, sam: Member, clock: FakeClock  # noqa: F811
+) -> None:
+    schedule_id = a_schedule(parts, owner, clock, [owner.user.id])
+    channel_id = a_channel(parts, owner, clock)
+    steps = [
+        {"targets": [{"kind": "schedule", "id": schedule_id}], "wait_minutes": 5},
+        {"targets": [{"kind": "user", "id": sam.user.id}], "wait_minutes": 10},
+        {"targets": [{"kind": "channel", "id": channel_id}], "wait_minutes": 0},
+    ]
+    policy = parts.ctx.db.write(lambda c: escalation.save_policy(
+        c, owner.workspace.id, None, {"name": "Payments", "steps": steps}, audit.CLI, clock()))
+    page = signed_in(browser, base_url, owner)
+    url = f"{WS}/escalation/{policy.id}"
+    page.goto(url)
+    assert step_targets(page) == ["On call now: Primary", "Person: sam", "Channel: ops-hook"]
+    assert page.is_disabled("[aria-label='Move step 1 up']")
+    assert page.is_disabled("[aria-label='Move step 3 down']")
+
+    def saved() -> list[str]:
+        doc = parts.ctx.db.read(lambda c: escalation.existing(c, owner.workspace.id, policy.id)).doc
+        return [f"{t['kind']}, wait {s['wait_minutes']}" for s in doc["steps"] for t in s["targets"]]
+
+    # With the keyboard: the channel goes up twice; the focus follows it, so Enter again moves it on.
+    page.fill("#step1-wait", "15")  # an edit not saved yet is kept by the move
+    page.focus("[aria-label='Move step 3 up']")
+    with page.expect_navigation(url=re.compile(rf"{url}\?moved=2&way=up$")):
+        page.keyboard.press("Enter")
+    assert step_targets(page) == ["On call now: Primary", "Channel: ops-hook", "Person: sam"]
+    assert focused_label(page) == "Move step 2 up"
+    assert page.inner_text(".flash-success") == "Saved. The step is now step 2."
+    assert page.input_value("#step2-wait") == "15"
+    with page.expect_navigation(url=re.compile(rf"{url}\?moved=1&way=up$")):
+        page.keyboard.press("Enter")
+    assert step_targets(page) == ["Channel: ops-hook", "On call now: Primary", "Person: sam"]
+    assert focused_label(page) == "Move step 1 down"  # it cannot go further up
+    assert saved() == ["channel, wait 0", "schedule, wait 5", "user, wait 15"]
+    page.keyboard.press("Enter")  # and back down one
+    page.wait_for_url(re.compile(rf"{url}\?moved=2&way=down$"))
+    assert step_targets(page) == ["On call now: Primary", "Channel: ops-hook", "Person: sam"]
+    assert focused_label(page) == "Move step 2 down"
+
+    # With the mouse: the person's handle dropped on the upper half of the first step.
+    handle = page.locator("li[data-step='2'] [data-drag-handle]")
+    with page.expect_navigation(url=re.compile(rf"{url}\?moved=1&way=up$")):
+        handle.drag_to(page.locator("li[data-step='0']"), target_position={"x": 200, "y": 4})
+    assert step_targets(page) == ["Person: sam", "On call now: Primary", "Channel: ops-hook"]
+    assert saved() == ["user, wait 15", "schedule, wait 5", "channel, wait 0"]
+    for scheme in ("light", "dark"):
+        shoot(page, "escalation-reorder", scheme)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.is_visible("[aria-label='Move step 2 up']")
+    shoot(page, "escalation-reorder-phone", "light")
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+    # Enter in a field still saves the policy, it does not move a step.
+    page.fill("#policy-name", "Payments (EU)")
+    page.press("#policy-name", "Enter")
+    page.wait_for_url(re.compile(rf"{WS}/escalation$"))
+    assert saved() == ["user, wait 15", "schedule, wait 5", "channel, wait 0"]
+
+    # Each move is audited with the steps before and after.
+    moves = parts.ctx.db.read(
+        lambda c: audit.entries(c, owner.workspace.id, action_prefix="escalation_policy.")
+    )
+    assert [e.action for e in moves][:5] == ["escalation_policy.update"] * 5
+    assert all("steps" in str(e.detail) for e in moves[1:5])
+
+    # The server checks the order: each step exactly once, or nothing is saved.
+    form = {"_csrf": owner.csrf, "name": "Payments (EU)", "step0_targets": f"user:{sam.user.id}",
+            "step0_wait": "1", "step1_targets": f"channel:{channel_id}", "step1_wait": "0"}
+    for bad in ("0,0", "1", "x,1"):
+        refused = page.request.post(f"{base_url}{url}/order", form={**form, "order": bad})
+        assert refused.status == 400, bad
+        assert "the new order must" in refused.text(), bad
+    assert saved() == ["user, wait 15", "schedule, wait 5", "channel, wait 0"]
+    page.context.close()
+
+
 def edit_controls(page: Page) -> list[str]:
     """What in the page's main content would change something."""
     found: list[str] = page.locator("main").evaluate("""main => [
@@ -265,7 +413,8 @@ def test_a_viewer_sees_schedules_and_policies_without_edit_controls(
     browser: Browser, base_url: str, parts: Parts, owner: Member, viewer: Member, clock: FakeClock  # noqa: F811
 ) -> None:
     schedule_id = a_schedule(parts, owner, clock, [owner.user.id])
-    steps = [{"targets": [{"kind": "schedule", "id": schedule_id}], "wait_minutes": 5}]
+    steps = [{"targets": [{"kind": "schedule", "id": schedule_id}], "wait_minutes": 5},
+             {"targets": [{"kind": "user", "id": owner.user.id}], "wait_minutes": 0}]  # no move arrows
     policy = parts.ctx.db.write(lambda c: escalation.save_policy(
         c, owner.workspace.id, None, {"name": "Payments", "steps": steps}, audit.CLI, clock()))
     page = signed_in(browser, base_url, viewer)

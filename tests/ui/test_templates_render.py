@@ -110,6 +110,7 @@ def signed_in(
         "request_path": "/w/ops/",
         "nav_items": nav_for(workspace.slug) if (workspace and nav) else [],
         "active_nav": active_nav,
+        "password_min_length": 10,
     }
 
 
@@ -124,6 +125,7 @@ def signed_out() -> dict[str, Any]:
         "request_path": "/login",
         "nav_items": [],
         "active_nav": "",
+        "password_min_length": 10,
     }
 
 

@@ -494,6 +494,13 @@ CASES: list[Case] = [
         {"name": "Renamed on the page", "step0_targets": "user:{owner}", "step0_wait": "0"},
         edit=True,
     ),
+    _page(
+        ("/escalation/{policy_id:int}/order", "/escalation/{policy}/order"),
+        "escalation_policy.update",
+        {"name": "Renamed on the page", "step0_targets": "user:{owner}", "step0_wait": "0",
+         "step1_targets": "schedule:{schedule}", "step1_wait": "5", "order": "1,0"},
+        edit=True,
+    ),
     _page(("/escalation/{policy_id:int}/delete", "/escalation/{policy3}/delete"), "escalation_policy.delete"),
     _api(
         "POST",
