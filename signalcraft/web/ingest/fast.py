@@ -25,7 +25,8 @@ under any other ASGI server (and the in-process tests' client).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from litestar.types import (
     ASGIApp,
@@ -42,7 +43,7 @@ from signalcraft.ingest.alertmanager import parse_api_v2_body
 from signalcraft.ingest.jsonload import decode_body
 from signalcraft.ingest.model import ParseResult, PayloadError
 from signalcraft.web.context import AppContext
-from signalcraft.web.ingest.common import gate_of, scope_headers, store_and_announce
+from signalcraft.web.ingest.common import gate_of, store_and_announce
 from signalcraft.web.responses import error_response
 
 _PREFIX, _SUFFIX = "/ingest/", "/api/v2/alerts"
@@ -155,7 +156,7 @@ async def _read_and_parse(
         if not more:
             break
     try:
-        body, result = parse_body(ctx, scope["headers"], b"".join(chunks), encoding)
+        body, result = parse_body(ctx, b"".join(chunks), encoding)
     except PayloadError:
         raise _HandOver(_BODY_DONE) from None
     return body, result, content_type
@@ -180,13 +181,15 @@ def declared_too_large(declared: bytes | None, limit: int) -> bool:
     return declared is not None and declared.isdigit() and int(declared) > limit
 
 
-def parse_body(
-    ctx: AppContext, headers: Iterable[tuple[bytes, bytes]], raw: bytes, encoding: str | None
-) -> tuple[bytes, ParseResult]:
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+def parse_body(ctx: AppContext, raw: bytes, encoding: str | None) -> tuple[bytes, ParseResult]:
     """The decoded body and its alerts; :class:`PayloadError` for anything the route refuses."""
     body = decode_body(raw, encoding, max_bytes=ctx.settings.ingest.max_body_bytes)
     now = dt.datetime.fromtimestamp(ctx.now(), dt.UTC)
-    return body, parse_api_v2_body(body, scope_headers(headers), now=now)
+    # API v2 parsing reads no header (the parameter is every parser's signature): no dict of them.
+    return body, parse_api_v2_body(body, _NO_HEADERS, now=now)
 
 
 def _replay(read: bytes, rest: ReceiveMessage | None, receive: Receive) -> Receive:

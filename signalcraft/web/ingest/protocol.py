@@ -109,7 +109,7 @@ class IngestHttpProtocol(HttpToolsProtocol):
             gate.give_back(integration.id)  # too large, or gone: Litestar's route says so
             return False
         try:
-            body, result = fast.parse_body(ctx, scope["headers"], bytes(cycle.body), encoding)
+            body, result = fast.parse_body(ctx, bytes(cycle.body), encoding)
         except PayloadError:
             gate.give_back(integration.id)
             return False
