@@ -7,7 +7,8 @@ re-sends, 500 label sets stored once first), on a fresh database in a temporary 
   process CPU per request, best of 5;
 - ``writer``: compress and :func:`apply` through the real writer thread, 8 requests per
   transaction (as the server groups them), commits included; the writer thread's CPU per
-  request, alone and then next to a thread spinning in Python (one GIL for both), twice.
+  request, alone and then next to a thread spinning in Python (one GIL for both), twice;
+  then SQLite's own time per statement (its profile hook), per request.
 
 Compare these with the server's CPU per request (``ingest_vs_alertmanager.py``): the
 difference is what serving costs beyond the work itself.
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,6 +43,26 @@ from signalcraft.pipeline.process import RawBody, apply, prepare
 from signalcraft.web.ingest.common import new_request_id
 
 Job = Callable[[apsw.Connection], object]
+
+
+def print_statements(db: Database, batch: list[Job]) -> None:
+    """SQLite's own time per statement (its profile hook), per request, largest first."""
+    spent: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+
+    def hook(sql: str, nanoseconds: int) -> None:
+        entry = spent[" ".join(sql.split())[:70]]
+        entry[0] += 1
+        entry[1] += nanoseconds
+
+    db.writer.run(lambda conn: conn.set_profile(hook))
+    try:
+        for i in range(0, len(batch), 8):
+            for future in [db.writer.submit(job) for job in batch[i : i + 8]]:
+                future.result()
+    finally:
+        db.writer.run(lambda conn: conn.set_profile(None))
+    for sql, (calls, ns) in sorted(spent.items(), key=lambda item: -item[1][1])[:8]:
+        print(f"    {ns / 1000 / len(batch):7.1f} us/request {calls:6} calls  {sql}")
 
 
 def main() -> int:
@@ -117,6 +139,7 @@ def main() -> int:
                         stop.set()
                         spinner.join()
                     print(f"{name:8} writer, {beside:16} {ms:.3f} ms/request")
+                print_statements(db, jobs(batch, rounds))
         finally:
             db.close()
     print(f"load average at end: {os.getloadavg()}")
