@@ -251,6 +251,26 @@ def test_an_answered_post_is_counted_and_logged_like_any_request(
     assert {"route": "/ingest/{token}/api/v2/alerts", "method": "POST", "status": "200"} in counted, counted
 
 
+def test_a_post_expecting_100_continue_is_left_to_the_asgi_app(
+    servers: tuple[Bench, Served, Served],
+) -> None:
+    bench, fast, _ = servers
+    route = API_V2[0]
+    credential = bench.create(route)
+    request = post(route, credential, ONE_ALERT, "Expect: 100-continue")
+    head = request[: len(request) - len(ONE_ALERT)]
+    with fast.connect() as conn:
+        conn.sendall(head)
+        stream = conn.makefile("rb")
+        assert stream.readline() == b"HTTP/1.1 100 Continue\r\n"
+        assert stream.readline() == b"\r\n"
+        conn.sendall(ONE_ALERT)
+        reply = read_reply(stream)
+    assert reply.status_line == b"HTTP/1.1 200 OK\r\n"
+    assert fast.answered_by_protocol == 0
+    assert bench.counts()["ingest_accepted"] == 1
+
+
 def test_a_storage_outage_is_answered_by_the_apps_error_mapping(
     servers: tuple[Bench, Served, Served],
 ) -> None:

@@ -117,6 +117,9 @@ class IngestHttpProtocol(HttpToolsProtocol):
         try:
             await store_and_announce(ctx, content_type, integration, result, body)
         except Exception as exc:  # answered by the app's one error mapping
+            if not any(name == b"x-request-id" for name, _ in scope["headers"]):
+                # observe takes the caller's id: the answer names the id this request logged under
+                scope["headers"].append((b"x-request-id", request_id.encode()))
             await cycle.run_asgi(self._error_app(exc))
             return True
         # Counted before the answer is written, so a sender that has its answer sees it counted.
