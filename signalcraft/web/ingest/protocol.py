@@ -49,6 +49,9 @@ class IngestHttpProtocol(HttpToolsProtocol):
     litestar: ClassVar[Litestar]
     answered: ClassVar[int] = 0  # requests answered here, not by the ASGI app (tests read it)
 
+    # uvicorn starts every request's task here (and a pipelined one when its turn comes). An
+    # uvicorn without this method never calls it: every request then takes the ASGI path,
+    # and tests/ingest_http/test_ingest_protocol.py fails on the counts it reads.
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         scope: Any = cycle.scope
         found = fast.route_of(scope) if app is self.app and not cycle.waiting_for_100_continue else None
