@@ -5,9 +5,10 @@ Starts ``signalcraft serve`` twice, with the same body and set-up as
 (``--base``, e.g. ``git archive main | tar -x -C /tmp/sc-base``), then runs wrk closed loops
 against them in turn, ``--rounds`` times each (single alerts, then 50-alert batches), and
 prints each run's requests/s and server CPU (user + system, all threads, from ``/proc``) per
-request, and the best and median per version. CPU per request moves less than rates on a
-shared machine, and alternating keeps both versions under the same drift; the load average
-is printed at the start and end.
+request, split into the main thread (the event loop) and the two busiest other threads (the
+database writer first, in practice), and the best and median per version. CPU per request
+moves less than rates on a shared machine, and alternating keeps both versions under the
+same drift; the load average is printed at the start and end.
 
     .venv/bin/python scripts/bench/ingest_ab.py --base /tmp/sc-base [--rounds 4] [--seconds 6]
 
@@ -53,6 +54,19 @@ def served(workdir: Path, source: Path | None) -> Iterator[bench.Peer]:
         bench.subprocess.Popen = original  # type: ignore[misc]
 
 
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of each thread of ``pid`` so far."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        found[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base", type=Path, required=True, help="source tree of the version to compare with")
@@ -87,15 +101,23 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 for name, peer in order:
                     before = bench.process_cpu_seconds(peer.pid)
+                    threads_before = thread_cpu(peer.pid)
                     run = bench.wrk_run(
                         peer, body, seconds=args.seconds, connections=connections, threads=1,
                         workdir=root, alerts_per_request=per,
                     )  # fmt: skip
                     run.cpu_seconds = bench.process_cpu_seconds(peer.pid) - before
+                    spent = {
+                        tid: cpu - threads_before.get(tid, 0.0) for tid, cpu in thread_cpu(peer.pid).items()
+                    }
+                    loop_ms = spent.pop(peer.pid, 0.0) * 1000 / max(run.requests, 1)
+                    busiest = sorted(spent.values(), reverse=True)[:2]
+                    others = ", ".join(f"{cpu * 1000 / max(run.requests, 1):.3f}" for cpu in busiest)
                     results.setdefault((scenario, name), []).append(run)
                     print(
                         f"round {round_ + 1} {scenario:8} {name:5} {run.rps:8.0f} req/s "
-                        f"{run.cpu_ms_per_request:7.3f} ms CPU/request errors {run.errors}",
+                        f"{run.cpu_ms_per_request:7.3f} ms CPU/request (main thread {loop_ms:.3f}, "
+                        f"busiest others {others}) errors {run.errors}",
                         flush=True,
                     )
     print(f"load average at end: {os.getloadavg()}")
