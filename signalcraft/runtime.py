@@ -17,6 +17,7 @@ import socket
 import sys
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Literal
 
 import uvicorn
 from litestar import Litestar
@@ -37,6 +38,7 @@ from signalcraft.routing import tasks as routing_tasks
 from signalcraft.tasks import register
 from signalcraft.uptime.loop import ProbeLoop
 from signalcraft.web.context import AppContext
+from signalcraft.web.ingest.protocol import ingest_protocol
 from signalcraft.web.templating import Templates
 
 log = logging.getLogger("signalcraft")
@@ -113,6 +115,23 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Parts:
     return Parts(ctx, create_app(ctx), consumer, probes)
 
 
+def server_config(
+    app: Litestar, settings: Settings, *, lifespan: Literal["on", "off"] = "on"
+) -> uvicorn.Config:
+    """uvicorn's settings for ``app`` (tests that already ran its lifespan pass ``"off"``)."""
+    return uvicorn.Config(
+        app,
+        lifespan=lifespan,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=settings.server.shutdown_timeout,
+        server_header=False,
+        proxy_headers=False,
+        # httptools, answering the API v2 alert posts without the ASGI layers (ingest/protocol.py)
+        http=ingest_protocol(app),
+    )
+
+
 async def _warm_up(server: uvicorn.Server) -> None:
     """Once serving, prepare what the first notification needs (the outbound HTTP client is
     imported on first use to keep start-up short), so the first page after a start does not
@@ -182,15 +201,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> in
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     probe_task = asyncio.create_task(parts.probes.run(stop), name="probe-loop")
-    config = uvicorn.Config(
-        parts.app,
-        lifespan="on",
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=settings.server.shutdown_timeout,
-        server_header=False,
-        proxy_headers=False,
-    )
+    config = server_config(parts.app, settings)
     server = _Server(config)
     server_task = asyncio.create_task(server.serve(sockets=[sock]), name="http")
     warm_task = asyncio.create_task(_warm_up(server), name="warm-up")

@@ -37,7 +37,8 @@ alerts in memory only.
 
 ``--sc-loop``/``--sc-http``/``--sc-switch-ms`` start SignalCraft through a small launcher that
 selects the event loop / uvicorn HTTP parser / the GIL switch interval, to measure those
-choices without changing the code.
+choices without changing the code. ``--sc-http httptools`` is uvicorn's own protocol: every
+request through the ASGI app, without ``serve``'s ingest protocol (``web/ingest/protocol.py``).
 Bounded: every run stops after ``--seconds`` (open loop: plus at most 5 s to drain), and
 each server is stopped at the end (SIGTERM, then SIGKILL after 20 s).
 """
@@ -201,7 +202,8 @@ if switch != "default":
 import uvicorn
 _init = uvicorn.Config.__init__
 def _config(self, *a, **kw):
-    kw["http"] = http
+    if http != "default":  # default: what serve uses (httptools with the ingest protocol)
+        kw["http"] = http
     _init(self, *a, **kw)
 uvicorn.Config.__init__ = _config
 import uvloop
@@ -246,12 +248,12 @@ def signalcraft(workdir: Path, *, loop: str, http: str, switch_ms: float | None 
     )
     if loop == "default" and http == "default" and switch_ms is None:
         cmd = [sys.executable, "-m", "signalcraft", "serve", "--config", str(config)]
-        note = "python -m signalcraft serve (uvloop, httptools)"
+        note = "python -m signalcraft serve (uvloop, httptools with the ingest protocol)"
     else:
         use_loop = "uvloop" if loop == "default" else loop
-        use_http = "httptools" if http == "default" else http
+        use_http = "httptools with the ingest protocol" if http == "default" else http
         switch = "default" if switch_ms is None else f"{switch_ms:g}"
-        cmd = [sys.executable, "-c", _LAUNCHER, use_loop, use_http, switch, "serve", "--config", str(config)]
+        cmd = [sys.executable, "-c", _LAUNCHER, use_loop, http, switch, "serve", "--config", str(config)]
         note = f"launcher: {use_loop} loop, uvicorn http={use_http}, GIL switch interval {switch} ms"
     proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -16,11 +16,17 @@ the body read so far replayed in front of the rest, and the bucket's token given
 Litestar's route then runs every step again and answers the 401, 413, 429 or 400 exactly
 as it always has (and keeps the refused-payload line). Those routes stay in Litestar for
 that, and for the OpenAPI schema.
+
+Under ``signalcraft serve`` an accepted request does not even get here: :mod:`protocol`
+answers it inside uvicorn's HTTP protocol with the functions below. This layer answers it
+under any other ASGI server (and the in-process tests' client).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from litestar.types import (
     ASGIApp,
@@ -37,14 +43,14 @@ from signalcraft.ingest.alertmanager import parse_api_v2_body
 from signalcraft.ingest.jsonload import decode_body
 from signalcraft.ingest.model import ParseResult, PayloadError
 from signalcraft.web.context import AppContext
-from signalcraft.web.ingest.common import gate_of, scope_headers, store_and_announce
+from signalcraft.web.ingest.common import gate_of, store_and_announce
 from signalcraft.web.responses import error_response
 
 _PREFIX, _SUFFIX = "/ingest/", "/api/v2/alerts"
 # What Litestar puts in scope["path_template"] for these routes: the metrics label.
 _PREFIXED_TEMPLATE = "/ingest/{token}/api/v2/alerts"
 _BEARER_TEMPLATE = "/api/v2/alerts"
-_TYPES = ("prometheus", "alertmanager")
+TYPES = ("prometheus", "alertmanager")
 
 
 class _HandOver(Exception):
@@ -59,7 +65,7 @@ class _HandOver(Exception):
 _BODY_DONE: HTTPRequestEvent = {"type": "http.request", "body": b"", "more_body": False}
 
 
-def _route(scope: Scope) -> tuple[str, str] | None:
+def route_of(scope: Scope) -> tuple[str, str] | None:
     """(token, path template) of an API v2 alerts POST, or None for any other request."""
     if scope["type"] != "http" or scope.get("method") != "POST":
         return None
@@ -83,7 +89,7 @@ def ingest_fast_path(app: ASGIApp) -> ASGIApp:
     """Wrap Litestar's ASGI handler (``scope["app"]`` is the Litestar app by then)."""
 
     async def handler(scope: Scope, receive: Receive, send: Send) -> None:
-        found = _route(scope)
+        found = route_of(scope)
         if found is None:
             await app(scope, receive, send)
             return
@@ -91,7 +97,7 @@ def ingest_fast_path(app: ASGIApp) -> ASGIApp:
         ctx: AppContext = scope["app"].state.ctx
         gate = gate_of(ctx)
         try:
-            integration = await gate.integration(ctx, token, types=_TYPES)
+            integration = await gate.integration(ctx, token, types=TYPES)
             gate.take(integration.id)
         except SignalCraftError:  # unknown credential, rate limited, storage: Litestar answers
             await app(scope, receive, send)
@@ -107,7 +113,7 @@ def ingest_fast_path(app: ASGIApp) -> ASGIApp:
         try:
             await store_and_announce(ctx, content_type, integration, result, body)
         except Exception as exc:  # answered by the app's one error mapping
-            await _answer_error(scope, receive, send, exc)
+            await answer_error(scope, receive, send, exc)
             return
         await _answer_ok(send)
 
@@ -116,13 +122,14 @@ def ingest_fast_path(app: ASGIApp) -> ASGIApp:
 
 # API_V2_OK's two messages, built once (its ``__call__`` renders the headers per request);
 # tests/ingest_http/test_fast_path.py checks they are the same.
-_OK_HEADERS = ((b"content-type", b"application/json"), (b"content-length", b"4"))
-_OK_BODY: HTTPResponseBodyEvent = {"type": "http.response.body", "body": b"null", "more_body": False}
+OK_HEADERS = ((b"content-type", b"application/json"), (b"content-length", b"4"))
+OK_BODY = b"null"
+_OK_BODY: HTTPResponseBodyEvent = {"type": "http.response.body", "body": OK_BODY, "more_body": False}
 
 
 async def _answer_ok(send: Send) -> None:
     # Fresh start message and header list: layers outside (observe) add to them.
-    await send({"type": "http.response.start", "status": 200, "headers": list(_OK_HEADERS)})
+    await send({"type": "http.response.start", "status": 200, "headers": list(OK_HEADERS)})
     await send(_OK_BODY)
 
 
@@ -132,17 +139,8 @@ async def _read_and_parse(
     """The decoded body, what it says, its content type; :class:`_HandOver` at any step
     that would not end in a 200 (``chunks`` holds the bytes read by then)."""
     limit = ctx.settings.ingest.max_body_bytes
-    declared = encoding = None
-    content_type = ""
-    for name, value in scope["headers"]:
-        lowered = name.lower()
-        if lowered == b"content-length":
-            declared = value
-        elif lowered == b"content-encoding":
-            encoding = value.decode("latin-1")
-        elif lowered == b"content-type":
-            content_type = value.decode("latin-1")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    declared, encoding, content_type = body_headers(scope["headers"])
+    if declared_too_large(declared, limit):
         raise _HandOver(None)
     size = 0
     while True:
@@ -158,12 +156,40 @@ async def _read_and_parse(
         if not more:
             break
     try:
-        body = decode_body(b"".join(chunks), encoding, max_bytes=limit)
-        now = dt.datetime.fromtimestamp(ctx.now(), dt.UTC)
-        result = parse_api_v2_body(body, scope_headers(scope["headers"]), now=now)
+        body, result = parse_body(ctx, b"".join(chunks), encoding)
     except PayloadError:
         raise _HandOver(_BODY_DONE) from None
     return body, result, content_type
+
+
+def body_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes | None, str | None, str]:
+    """Content-Length (as sent), Content-Encoding and Content-Type of a request."""
+    declared = encoding = None
+    content_type = ""
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"content-length":
+            declared = value
+        elif lowered == b"content-encoding":
+            encoding = value.decode("latin-1")
+        elif lowered == b"content-type":
+            content_type = value.decode("latin-1")
+    return declared, encoding, content_type
+
+
+def declared_too_large(declared: bytes | None, limit: int) -> bool:
+    return declared is not None and declared.isdigit() and int(declared) > limit
+
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+def parse_body(ctx: AppContext, raw: bytes, encoding: str | None) -> tuple[bytes, ParseResult]:
+    """The decoded body and its alerts; :class:`PayloadError` for anything the route refuses."""
+    body = decode_body(raw, encoding, max_bytes=ctx.settings.ingest.max_body_bytes)
+    now = dt.datetime.fromtimestamp(ctx.now(), dt.UTC)
+    # API v2 parsing reads no header (the parameter is every parser's signature): no dict of them.
+    return body, parse_api_v2_body(body, _NO_HEADERS, now=now)
 
 
 def _replay(read: bytes, rest: ReceiveMessage | None, receive: Receive) -> Receive:
@@ -181,7 +207,7 @@ def _replay(read: bytes, rest: ReceiveMessage | None, receive: Receive) -> Recei
     return replaying
 
 
-async def _answer_error(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+async def answer_error(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
     """As Litestar's exception middleware does for a route: the app's handler for ``exc``
     (:func:`error_response`, the one mapping) renders the answer."""
     litestar_app = scope["litestar_app"]
