@@ -592,6 +592,20 @@ def test_nav_marks_the_active_item_and_declares_shortcuts() -> None:
     assert alerts[0]["data-shortcut-label"] == "Go to Alerts"
 
 
+def test_each_navigation_item_has_an_icon_of_its_own() -> None:
+    from signalcraft.web import nav
+
+    case = CASES["home"]
+    html = make_env().get_template(case.template).render({**case.context, "nav_items": nav.nav_for("ops")})
+    links = re.findall(r'<a class="nav-link[^"]*" href="([^"]+)".*?<svg[^>]*>(.*?)</svg>', html, re.S)
+    assert len(links) == len(nav.nav_for("ops"))
+    by_icon: dict[str, list[str]] = {}
+    for href, svg in links:
+        by_icon.setdefault(svg, []).append(href)
+    shared = {svg: hrefs for svg, hrefs in by_icon.items() if len(hrefs) > 1}
+    assert not shared, f"navigation items sharing an icon: {list(shared.values())}"
+
+
 def test_title_names_page_workspace_and_product() -> None:
     html = render(CASES["home"])
     assert f"<title>Overview · Ops {ESCAPED} · SignalCraft</title>" in html
