@@ -1,4 +1,5 @@
-/* Escalation policy form: drag a step by its handle to change the order.
+/* Escalation policy form: drag a step by its handle to change the order (static/js/reorder.js
+ * does the drag).
  *
  * Reads:  ol[data-step-list] > li[data-step]       the form's step rows, in order (data-step =
  *                                                  the row number of its fields: step<n>_...)
@@ -16,72 +17,20 @@
   function init() {
     var list = document.querySelector("ol[data-step-list]");
     var submit = document.querySelector("button[data-step-order]");
-    if (!list || !submit) return;
-    var dragged = null;
+    if (!list || !submit || !window.SignalCraftReorder) return;
 
     function rows() {
       return Array.prototype.slice.call(list.querySelectorAll("li[data-step]"));
     }
 
-    function movable() {
-      return rows().filter(function (row) { return row.classList.contains("is-movable"); });
-    }
-
-    function clearMarks() {
-      rows().forEach(function (row) { row.classList.remove("drop-before", "drop-after"); });
-    }
-
-    function below(row, event) {
-      var box = row.getBoundingClientRect();
-      return event.clientY > box.top + box.height / 2;
-    }
-
-    movable().forEach(function (row) {
-      var handle = row.querySelector("[data-drag-handle]");
-      if (!handle) return;
-      handle.setAttribute("draggable", "true");
-
-      handle.addEventListener("dragstart", function (event) {
-        dragged = row;
-        row.classList.add("is-dragging");
-        event.dataTransfer.effectAllowed = "move";
-        event.dataTransfer.setData("text/plain", row.getAttribute("data-step"));
-        if (event.dataTransfer.setDragImage) event.dataTransfer.setDragImage(row, 16, 16);
-      });
-
-      handle.addEventListener("dragend", function () {
-        row.classList.remove("is-dragging");
-        clearMarks();
-        dragged = null;
-      });
-
-      row.addEventListener("dragover", function (event) {
-        if (!dragged || dragged === row) return;
-        event.preventDefault();
-        event.dataTransfer.dropEffect = "move";
-        clearMarks();
-        row.classList.add(below(row, event) ? "drop-after" : "drop-before");
-      });
-
-      row.addEventListener("drop", function (event) {
-        if (!dragged || dragged === row) return;
-        event.preventDefault();
-        var before = row.classList.contains("drop-before");
-        var before_order = order();
-        clearMarks();
-        list.insertBefore(dragged, before ? row : row.nextSibling);
-        if (order() !== before_order) save(dragged);
-      });
-    });
-
-    function order() {
-      return rows().map(function (row) { return row.getAttribute("data-step"); }).join(",");
+    function key(row) {
+      return row.getAttribute("data-step");
     }
 
     function save(row) {
       var action = submit.getAttribute("formaction").split("?")[0];
-      submit.value = order();
-      submit.setAttribute("formaction", action + "?moved=" + row.getAttribute("data-step"));
+      submit.value = rows().map(key).join(",");
+      submit.setAttribute("formaction", action + "?moved=" + key(row));
       var live = document.getElementById("live-region");
       if (live) live.textContent = "Saving the new step order";
       var form = submit.form;
@@ -91,6 +40,15 @@
         submit.click();
       }
     }
+
+    window.SignalCraftReorder.attach(list, {
+      rows: rows,
+      handle: function (row) {
+        return row.classList.contains("is-movable") ? row.querySelector("[data-drag-handle]") : null;
+      },
+      key: key,
+      dropped: save
+    });
   }
 
   if (document.readyState === "loading") {

@@ -1,4 +1,4 @@
-/* Routing rules: drag a row to change the evaluation order.
+/* Routing rules: drag a row to change the evaluation order (static/js/reorder.js does the drag).
  *
  * Reads:  tbody[data-rule-list] > tr[data-rule-id]   the rules, in order (only for people
  *                                                     who may configure routing)
@@ -13,57 +13,11 @@
   function init() {
     var list = document.querySelector("tbody[data-rule-list]");
     var form = document.querySelector("form[data-rule-order]");
-    if (!list || !form) return;
-    var dragged = null;
+    if (!list || !form || !window.SignalCraftReorder) return;
 
     function rows() {
       return Array.prototype.slice.call(list.querySelectorAll("tr[data-rule-id]"));
     }
-
-    function clearMarks() {
-      rows().forEach(function (row) {
-        row.classList.remove("drop-before", "drop-after");
-      });
-    }
-
-    function below(row, event) {
-      var box = row.getBoundingClientRect();
-      return event.clientY > box.top + box.height / 2;
-    }
-
-    rows().forEach(function (row) {
-      row.setAttribute("draggable", "true");
-
-      row.addEventListener("dragstart", function (event) {
-        dragged = row;
-        row.classList.add("is-dragging");
-        event.dataTransfer.effectAllowed = "move";
-        event.dataTransfer.setData("text/plain", row.getAttribute("data-rule-id"));
-      });
-
-      row.addEventListener("dragend", function () {
-        row.classList.remove("is-dragging");
-        clearMarks();
-        dragged = null;
-      });
-
-      row.addEventListener("dragover", function (event) {
-        if (!dragged || dragged === row) return;
-        event.preventDefault();
-        event.dataTransfer.dropEffect = "move";
-        clearMarks();
-        row.classList.add(below(row, event) ? "drop-after" : "drop-before");
-      });
-
-      row.addEventListener("drop", function (event) {
-        if (!dragged || dragged === row) return;
-        event.preventDefault();
-        var before = row.classList.contains("drop-before");
-        clearMarks();
-        list.insertBefore(dragged, before ? row : row.nextSibling);
-        save();
-      });
-    });
 
     function save() {
       var ids = rows().map(function (row) { return row.getAttribute("data-rule-id"); });
@@ -78,6 +32,13 @@
       if (live) live.textContent = "Saving the new rule order";
       form.submit();
     }
+
+    window.SignalCraftReorder.attach(list, {
+      rows: rows,
+      handle: function (row) { return row; },
+      key: function (row) { return row.getAttribute("data-rule-id"); },
+      dropped: save
+    });
   }
 
   if (document.readyState === "loading") {
