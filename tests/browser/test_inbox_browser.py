@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +59,22 @@ class Instance:
         raise AssertionError("no setup link printed:\n" + "".join(self.lines))
 
 
-@pytest.fixture(scope="module")
-def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    workdir = tmp_path_factory.mktemp("served")
+@contextmanager
+def running_instance(workdir: Path) -> Iterator[Instance]:
+    """``signalcraft serve`` on a free port with its data in ``workdir``, stopped afterwards."""
     port = free_port()
     served = start(workdir, write_config(workdir, port), port)
-    yield Instance(served)
-    if served.proc.poll() is None:
-        served.stop()
+    try:
+        yield Instance(served)
+    finally:
+        if served.proc.poll() is None:
+            served.stop()
+
+
+@pytest.fixture(scope="module")
+def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+    with running_instance(tmp_path_factory.mktemp("served")) as found:
+        yield found
 
 
 class Watched:

@@ -12,9 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.test_inbox_browser import SHOTS, Instance, csrf_of, shoot
-from tests.helpers import PASSWORD, free_port
-from tests.system.conftest import start, write_config
+from tests.browser.test_inbox_browser import SHOTS, Instance, csrf_of, running_instance, shoot
+from tests.helpers import PASSWORD
 from tests.web.test_alert_actions import am_payload
 
 pytestmark = pytest.mark.browser
@@ -24,12 +23,8 @@ OWNER = "rae@example.com"
 
 @pytest.fixture(scope="module")
 def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    workdir = tmp_path_factory.mktemp("served")
-    port = free_port()
-    served = start(workdir, write_config(workdir, port), port)
-    yield Instance(served)
-    if served.proc.poll() is None:
-        served.stop()
+    with running_instance(tmp_path_factory.mktemp("served")) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
