@@ -59,6 +59,19 @@ class Instance:
         raise AssertionError("no setup link printed:\n" + "".join(self.lines))
 
 
+def complete_setup(page: Page, instance: Instance, name: str, email: str) -> None:
+    """The one-time setup page filled in: ``email`` becomes the owner of workspace "ops"."""
+    page.goto(instance.setup_link())
+    page.fill("#setup-name", name)
+    page.fill("#setup-email", email)
+    page.fill("#setup-password", PASSWORD)
+    page.fill("#setup-password_confirm", PASSWORD)
+    page.fill("#setup-workspace_name", "Ops")
+    page.fill("#setup-workspace_slug", "ops")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/w/ops/$"))
+
+
 @contextmanager
 def running_instance(workdir: Path) -> Iterator[Instance]:
     """``signalcraft serve`` on a free port with its data in ``workdir``, stopped afterwards."""

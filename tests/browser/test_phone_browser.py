@@ -12,8 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.test_inbox_browser import SHOTS, Instance, csrf_of, running_instance, shoot
-from tests.helpers import PASSWORD
+from tests.browser.test_inbox_browser import SHOTS, Instance, complete_setup, csrf_of, running_instance, shoot
 from tests.web.test_alert_actions import am_payload
 
 pytestmark = pytest.mark.browser
@@ -37,15 +36,7 @@ def test_every_inbox_filter_is_on_a_phone_and_the_integration_filter_works(
     failed: list[str] = []
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
-    page.goto(instance.setup_link())
-    page.fill("#setup-name", "Pia")
-    page.fill("#setup-email", "pia@example.com")
-    page.fill("#setup-password", PASSWORD)
-    page.fill("#setup-password_confirm", PASSWORD)
-    page.fill("#setup-workspace_name", "Ops")
-    page.fill("#setup-workspace_slug", "ops")
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/w/ops/$"))
+    complete_setup(page, instance, "Pia", "pia@example.com")
     for name, alert in (("Prometheus", "DiskFull"), ("Staging", "QueueStuck")):
         created = page.request.post(
             "/api/v1/workspaces/ops/integrations",

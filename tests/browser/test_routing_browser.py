@@ -12,8 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.test_inbox_browser import SHOTS, Instance, csrf_of, running_instance, shoot
-from tests.helpers import PASSWORD
+from tests.browser.test_inbox_browser import SHOTS, Instance, complete_setup, csrf_of, running_instance, shoot
 from tests.web.test_alert_actions import am_payload
 
 pytestmark = pytest.mark.browser
@@ -33,15 +32,7 @@ def page(instance: Instance, browser: Browser) -> Iterator[Page]:
     context = browser.new_context(base_url=instance.served.url, viewport={"width": 1366, "height": 900})
     found = context.new_page()
     found.on("dialog", lambda d: d.accept())
-    found.goto(instance.setup_link())
-    found.fill("#setup-name", "Rae")
-    found.fill("#setup-email", OWNER)
-    found.fill("#setup-password", PASSWORD)
-    found.fill("#setup-password_confirm", PASSWORD)
-    found.fill("#setup-workspace_name", "Ops")
-    found.fill("#setup-workspace_slug", "ops")
-    found.click("button[type=submit]")
-    found.wait_for_url(re.compile(r"/w/ops/$"))
+    complete_setup(found, instance, "Rae", OWNER)
     yield found
     context.close()
 
